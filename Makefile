@@ -1,0 +1,39 @@
+# Every setup step lives here: CI runs `make test` on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint typecheck pytest demo bench traces screenshots clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check lambda_trace tests
+	$(VENV)/bin/ruff format --check lambda_trace tests
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	TEXTUAL_ANIMATIONS=none $(PY) -m pytest
+
+test: lint typecheck pytest
+
+demo: $(STAMP)
+	$(PY) -m lambda_trace demo
+
+bench: $(STAMP)
+	$(PY) tests/benchmarks/run_all.py
+
+traces: $(STAMP)
+	$(PY) -m lambda_trace.examples.record_all traces
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

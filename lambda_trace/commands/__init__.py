@@ -1,0 +1,1 @@
+"""One module per `lambda-trace` subcommand; `cli.py` parses, these run."""

@@ -1,0 +1,11 @@
+"""`lambda-trace report`: not built yet (issue 5)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..cli import CliError
+
+
+def run(args: argparse.Namespace) -> int:
+    raise CliError("this command is not built yet (issue 5)")

@@ -1,0 +1,153 @@
+"""Append-only JSONL trace writer: header first, batched writes, flush before freeze and exit.
+
+Thread-safe: one lock orders `seq`, `ts` and the buffer, so lines never interleave. It never raises
+into the traced program: the first failed write is reported once on stderr and recording stops.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from .events import SCHEMA_VERSION
+
+FLUSH_BYTES = 256 * 1024
+"""Buffered bytes that trigger a write; explicit flush() happens at every freeze anyway."""
+
+
+class TraceWriter:
+    """Writes one trace file. `emit()` assigns `seq` and `ts` under the lock."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        header: dict[str, Any],
+        *,
+        clock: Callable[[], int] | None = None,
+        fsync: bool = False,
+        append: bool = False,
+        next_seq: int = 0,
+    ) -> None:
+        self.path = Path(path)
+        self._clock = clock or (lambda: 0)
+        self._fsync = fsync
+        self._lock = threading.Lock()
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._seq = next_seq
+        self._last_ts = 0
+        self._failed = False
+        self._closed = False
+        self._file: IO[bytes] | None = None
+        try:
+            self._file = self._open(append)
+        except OSError as exc:
+            self._fail(exc)
+            return
+        if not append:
+            fields = {"version": SCHEMA_VERSION, **header}
+            self.emit("trace.start", None, fields, ts=0)
+            self.flush()
+
+    def _open(self, append: bool) -> IO[bytes]:
+        mode = "ab" if append else "wb"
+        if self.path.name.endswith(".gz"):
+            return gzip.open(self.path, mode)  # type: ignore[return-value]
+        return open(self.path, mode)
+
+    @property
+    def failed(self) -> bool:
+        """True once a write failed and recording stopped."""
+        return self._failed
+
+    @property
+    def next_seq(self) -> int:
+        return self._seq
+
+    def emit(
+        self,
+        kind: str,
+        inv: int | None,
+        fields: dict[str, Any] | None = None,
+        *,
+        ts: int | None = None,
+    ) -> int:
+        """Append one event; returns its seq (or -1 when recording has stopped)."""
+        with self._lock:
+            if self._failed or self._closed:
+                return -1
+            seq = self._seq
+            self._seq = seq + 1
+            now = self._clock() if ts is None else ts
+            if now < self._last_ts:
+                now = self._last_ts
+            self._last_ts = now
+            event: dict[str, Any] = {"seq": seq, "ts": now, "kind": kind, "inv": inv}
+            if fields:
+                event.update(fields)
+            # default=repr: a value JSON cannot hold is kept as its repr instead of losing the event.
+            line = orjson.dumps(event, default=repr, option=orjson.OPT_APPEND_NEWLINE)
+            self._buffer.append(line)
+            self._buffered += len(line)
+            if self._buffered >= FLUSH_BYTES:
+                self._write_locked()
+            return seq
+
+    def flush(self) -> None:
+        """Write everything buffered to the OS (and to disk with fsync=True)."""
+        with self._lock:
+            self._write_locked()
+            if self._file is not None and not self._failed:
+                try:
+                    self._file.flush()
+                    if self._fsync and not isinstance(self._file, gzip.GzipFile):
+                        os.fsync(self._file.fileno())
+                except (OSError, ValueError) as exc:
+                    self._fail(exc)
+
+    def close(self) -> None:
+        self.flush()
+        with self._lock:
+            self._closed = True
+            if self._file is not None:
+                try:
+                    self._file.close()
+                except (OSError, ValueError) as exc:
+                    self._fail(exc)
+                self._file = None
+
+    def _write_locked(self) -> None:
+        if not self._buffer or self._file is None or self._failed:
+            self._buffer.clear()
+            self._buffered = 0
+            return
+        data = b"".join(self._buffer)
+        self._buffer.clear()
+        self._buffered = 0
+        try:
+            self._file.write(data)
+        except (OSError, ValueError) as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failed:
+            return
+        self._failed = True
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(
+            f"lambda-trace: cannot write trace {self.path}: {reason}; recording stopped",
+            file=sys.stderr,
+        )
+
+    def __enter__(self) -> TraceWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
