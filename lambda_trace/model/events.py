@@ -150,6 +150,8 @@ class WorkCreate(Event):
     """Timers: delay requested."""
     ref: bool = True
     """False when the handle does not keep the event loop alive (unref'd)."""
+    role: Literal["handler"] | None = None
+    """"handler": the task running the handler function itself (one per invocation)."""
 
 
 class WorkRef(Event):
