@@ -162,6 +162,14 @@ class WorkRef(Event):
     ref: bool
 
 
+class WorkName(Event):
+    """A task was named after creation (`create_task(..., name=...)` sets it after the factory)."""
+
+    kind: Literal["work.name"]
+    work: NonNeg
+    name: str
+
+
 class WorkBegin(Event):
     kind: Literal["work.begin"]
     work: NonNeg
@@ -228,6 +236,7 @@ KNOWN_EVENTS: tuple[type[Event], ...] = (
     EnvShutdown,
     WorkCreate,
     WorkRef,
+    WorkName,
     WorkBegin,
     WorkEnd,
     WorkDone,
@@ -260,6 +269,7 @@ AnyEvent = Annotated[
     | EnvShutdown
     | WorkCreate
     | WorkRef
+    | WorkName
     | WorkBegin
     | WorkEnd
     | WorkDone

@@ -1,0 +1,236 @@
+"""Records units of work: ids, creation sites, steps, and the invocation that created each one.
+
+Attribution uses a context variable: tasks and callbacks copy the context they were created in, so
+work started by invocation n keeps `created_in = n` even when it runs (or creates more work) later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import CodeType, FrameType
+from typing import Any
+
+from ..model.writer import TraceWriter
+from .clock import EmulatedClock
+
+created_in_var: contextvars.ContextVar[int] = contextvars.ContextVar("lambda_trace_inv", default=0)
+"""The invocation whose handler (directly or through work it started) is running."""
+
+STACK_DEPTH = 6
+"""User frames kept per creation stack: enough to see who called, small enough to stay cheap."""
+
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+_INTERNAL_DIRS = (
+    *(os.path.dirname(os.path.abspath(m.__file__ or "")) for m in (asyncio, concurrent.futures)),
+    _RUNTIME_DIR,
+)
+_INTERNAL_FILES = frozenset(
+    os.path.abspath(f)
+    for f in (threading.__file__, contextvars.__file__ or "", __import__("selectors").__file__)
+    if f
+)
+
+
+class WorkInfo:
+    """What the tracer keeps about a unit of work while it is not finished."""
+
+    __slots__ = ("created_in", "id", "name", "ref", "type")
+
+    def __init__(self, work_id: int, type_: str, name: str, created_in: int, ref: bool) -> None:
+        self.id = work_id
+        self.type = type_
+        self.name = name
+        self.created_in = created_in
+        self.ref = ref
+
+
+class Tracer:
+    """Emits work events for one environment process through the trace writer."""
+
+    def __init__(
+        self,
+        writer: TraceWriter,
+        clock: EmulatedClock,
+        *,
+        root: str,
+        next_work_id: int = 1,
+    ) -> None:
+        self.writer = writer
+        self.clock = clock
+        self.root = os.path.abspath(root)
+        self.invocation: int | None = 0
+        """Invocation current for the runtime (the `inv` of every event)."""
+        self.request_id: str | None = None
+        """Request id the runtime tags log lines with (updated when it starts the handler)."""
+        self.live: dict[int, WorkInfo] = {}
+        self.current_work: int | None = None
+        """Work running on the loop thread (None: the runtime itself)."""
+        self.loop_thread = threading.get_ident()
+        self._tls = threading.local()
+        self._next_id = next_work_id
+        self._ids_lock = threading.Lock()
+        self._internal: dict[CodeType, bool] = {}
+        self._frames: dict[tuple[CodeType, int], str] = {}
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def emit(self, kind: str, fields: dict[str, Any] | None = None) -> int:
+        return self.writer.emit(kind, self.invocation, fields)
+
+    @property
+    def next_work_id(self) -> int:
+        return self._next_id
+
+    def current(self) -> int | None:
+        """The work running on the calling thread, if any."""
+        if threading.get_ident() == self.loop_thread:
+            return self.current_work
+        return getattr(self._tls, "work", None)
+
+    def set_thread_work(self, work: int | None) -> None:
+        self._tls.work = work
+
+    def create(
+        self,
+        type_: str,
+        name: str,
+        *,
+        parent: int | None = None,
+        ref: bool = True,
+        delay_ns: int | None = None,
+        role: str | None = None,
+        frame: FrameType | None = None,
+        created_in: int | None = None,
+        code: CodeType | None = None,
+    ) -> int:
+        """Register a new unit of work and write its `work.create`; returns its id."""
+        with self._ids_lock:
+            work_id = self._next_id
+            self._next_id = work_id + 1
+        if created_in is None:
+            created_in = created_in_var.get()
+        if code is not None:
+            site, stack = self._format(code, code.co_firstlineno), list[str]()
+        else:
+            site, stack = self.site_and_stack(frame or sys._getframe(1))
+        fields: dict[str, Any] = {
+            "work": work_id,
+            "parent": parent,
+            "type": type_,
+            "name": name,
+            "site": site,
+            "stack": stack,
+            "created_in": created_in,
+        }
+        if delay_ns is not None:
+            fields["delay_ns"] = delay_ns
+        if not ref:
+            fields["ref"] = False
+        if role is not None:
+            fields["role"] = role
+        self.live[work_id] = WorkInfo(work_id, type_, name, created_in, ref)
+        self.writer.emit("work.create", self.invocation, fields)
+        return work_id
+
+    def begin(self, work: int) -> None:
+        self.writer.emit_work("work.begin", self.invocation, work)
+
+    def end(self, work: int) -> None:
+        self.clock.tick()
+        self.writer.emit_work("work.end", self.invocation, work)
+
+    def done(self, work: int, status: str, error: BaseException | None = None) -> None:
+        if self.live.pop(work, None) is None:
+            return
+        fields: dict[str, Any] = {"work": work, "status": status}
+        if error is not None:
+            fields["error_type"] = type(error).__name__
+            fields["error_message"] = str(error)
+        self.writer.emit("work.done", self.invocation, fields)
+
+    def cancel(self, work: int, reason: str | None = None) -> None:
+        if work not in self.live:
+            return
+        fields: dict[str, Any] = {"work": work}
+        if reason is not None:
+            fields["reason"] = reason
+        self.writer.emit("work.cancel", self.invocation, fields)
+
+    def set_ref(self, work: int, ref: bool) -> None:
+        info = self.live.get(work)
+        if info is None or info.ref == ref:
+            return
+        info.ref = ref
+        self.writer.emit("work.ref", self.invocation, {"work": work, "ref": ref})
+
+    def rename(self, work: int, name: str) -> None:
+        info = self.live.get(work)
+        if info is None or info.name == name:
+            return
+        info.name = name
+        self.writer.emit("work.name", self.invocation, {"work": work, "name": name})
+
+    def pending(self) -> list[int]:
+        """Ids of every unit of work not finished, in creation order."""
+        return sorted(self.live)
+
+    @contextmanager
+    def running(self, work: int | None) -> Iterator[None]:
+        """Mark `work` as the one running on the loop thread (for logs and parent links)."""
+        previous = self.current_work
+        self.current_work = work
+        try:
+            yield
+        finally:
+            self.current_work = previous
+
+    # -- creation sites -------------------------------------------------------------------------
+
+    def _is_internal(self, code: CodeType) -> bool:
+        internal = self._internal.get(code)
+        if internal is None:
+            path = os.path.abspath(code.co_filename)
+            internal = path in _INTERNAL_FILES or path.startswith(_INTERNAL_DIRS)
+            self._internal[code] = internal
+        return internal
+
+    def _format(self, code: CodeType, line: int) -> str:
+        key = (code, line)
+        text = self._frames.get(key)
+        if text is None:
+            text = f"{self.display_path(code.co_filename)}:{line}"
+            self._frames[key] = text
+        return text
+
+    def display_path(self, filename: str) -> str:
+        """Path as shown in traces: relative to the handler's root, never an absolute home path."""
+        path = os.path.abspath(filename)
+        if path.startswith(self.root + os.sep):
+            return os.path.relpath(path, self.root)
+        parts = path.split(os.sep)
+        return os.sep.join(parts[-2:]) if len(parts) > 1 else path
+
+    def site_and_stack(self, frame: FrameType | None) -> tuple[str, list[str]]:
+        """`file:line` of the first frame in user code, and up to STACK_DEPTH user frames."""
+        stack: list[str] = []
+        # Skip the runtime's and asyncio's frames up to the user's code, then keep user frames
+        # until control goes back into them: above that is only the loop and the runtime.
+        while frame is not None and len(stack) < STACK_DEPTH:
+            code = frame.f_code
+            if self._is_internal(code):
+                if stack:
+                    break
+            else:
+                stack.append(f"{self._format(code, frame.f_lineno)} in {code.co_name}")
+            frame = frame.f_back
+        if not stack:
+            return "<runtime>", []
+        site = stack[0].rsplit(" in ", 1)[0]
+        return site, stack
