@@ -77,6 +77,10 @@ class _Env:
     freeze: dict[str, Any] | None = None
     """The open freeze: its `env.freeze` event."""
     work: set[int] = field(default_factory=set)
+    phase_end: int = 0
+    """End of the last slice on `invocations`; a start inferred from a duration never precedes it."""
+    frozen_end: int = 0
+    """The same for `frozen`."""
 
 
 class _Output:
@@ -182,19 +186,34 @@ class _PerfettoExporter:
 
     def on_init_start(self, ev: dict[str, Any], ts: int) -> None:
         env = self.env_for(_int(ev.get("env")))
+        self._close_phase(env, ts)
         env.init = ev
+
+    def _close_phase(self, env: _Env, ts: int) -> None:
+        """End an open INIT or invocation early: two on one track would overlap (cut traces)."""
+        if env.invocation is not None:
+            self._close_invocation(env, ts, unfinished=True)
+        if env.init is not None:
+            args = {"unfinished": True}
+            self.slice(env.pid, INVOCATIONS_TID, "init", "init", env.init["ts"], ts, args)
+            env.init = None
+            env.phase_end = ts
 
     def on_init_end(self, ev: dict[str, Any], ts: int) -> None:
         env = self.env_for(_int(ev.get("env")))
-        start = env.init["ts"] if env.init is not None else ts - int(ev.get("duration_ns") or 0)
+        if env.init is not None:
+            start = env.init["ts"]
+        else:
+            # The end without its start (a cut trace): the duration says where it began.
+            start = max(env.phase_end, ts - int(ev.get("duration_ns") or 0))
         env.init = None
         args = _pick(ev, "ok", "duration_ns", "error_type", "error_message")
-        self.slice(env.pid, INVOCATIONS_TID, "init", "init", max(0, start), ts, args)
+        self.slice(env.pid, INVOCATIONS_TID, "init", "init", start, ts, args)
+        env.phase_end = ts
 
     def on_invoke_start(self, ev: dict[str, Any], ts: int) -> None:
         env = self.env_for(_int(ev.get("env")))
-        if env.invocation is not None:
-            self._close_invocation(env, ts, unfinished=True)
+        self._close_phase(env, ts)
         env.invocation = {"start": ev}
 
     def on_respond(self, ev: dict[str, Any], ts: int) -> None:
@@ -231,6 +250,7 @@ class _PerfettoExporter:
         name = f"invocation {start.get('inv')}"
         self.slice(env.pid, INVOCATIONS_TID, name, "invocation", start["ts"], ts, args)
         env.invocation = None
+        env.phase_end = ts
 
     def on_freeze(self, ev: dict[str, Any], ts: int) -> None:
         env = self.env_for(None)
@@ -251,7 +271,8 @@ class _PerfettoExporter:
         self.instant(env.pid, INVOCATIONS_TID, "thaw", "lifecycle", ts, "p", args)
         if env.freeze is None:
             # A thaw without its freeze (e.g. a trace cut at the front): the span is known anyway.
-            env.freeze = {"ts": max(0, ts - int(ev.get("frozen_ns") or 0)), "pending": []}
+            start = max(env.frozen_end, ts - int(ev.get("frozen_ns") or 0))
+            env.freeze = {"ts": start, "pending": []}
         self._close_freeze(env, ts, None)
 
     def _close_freeze(self, env: _Env, ts: int, ended_by: str | None) -> None:
@@ -263,6 +284,7 @@ class _PerfettoExporter:
             args["ended_by"] = ended_by
         self.slice(env.pid, FROZEN_TID, "frozen", "frozen", env.freeze["ts"], ts, args)
         env.freeze = None
+        env.frozen_end = ts
 
     def on_shutdown(self, ev: dict[str, Any], ts: int) -> None:
         env = self.env_for(None)
@@ -276,11 +298,7 @@ class _PerfettoExporter:
     def _close_env(self, env: _Env, ts: int, ended_by: str, lost: set[int]) -> None:
         if env.freeze is not None:
             self._close_freeze(env, ts, ended_by)
-        if env.invocation is not None:
-            self._close_invocation(env, ts, unfinished=True)
-        if env.init is not None:
-            self.slice(env.pid, INVOCATIONS_TID, "init", "init", env.init["ts"], ts, {"ok": None})
-            env.init = None
+        self._close_phase(env, ts)
         for work_id in sorted(env.work):
             work = self.work.pop(work_id, None)
             if work is None:
