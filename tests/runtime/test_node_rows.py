@@ -216,7 +216,7 @@ async def handler(event, context):
     post = rec.of("respond.post")[0]
     assert (post["via"], post["error_type"]) == (None, "Runtime.NodeJsExit")
     assert rec.results[0].outcome == "error"
-    handler = [e for e in rec.of("work.create") if e.get("role") == "handler"][0]
+    handler = next(e for e in rec.of("work.create") if e.get("role") == "handler")
     assert handler["work"] in rec.of("env.freeze")[0]["pending"]
 
 
