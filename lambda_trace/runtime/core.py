@@ -29,9 +29,15 @@ from .invocation import EnvironmentExit, Invocation, InvokeResult
 from .logs import LogCapture
 from .loop import TracedLoop
 from .node import CALLBACK_DEPRECATED, Node24Invocation, NodeInvocation
+from .python import PythonInvocation, TracedLoopPolicy
+from .threads import ThreadTracer
 from .tracer import Tracer
 
-PROFILES: dict[str, type[Invocation]] = {"node": NodeInvocation, "node24": Node24Invocation}
+PROFILES: dict[str, type[Invocation]] = {
+    "node": NodeInvocation,
+    "node24": Node24Invocation,
+    "python": PythonInvocation,
+}
 """Profile name -> the invocation driver implementing its rules."""
 
 
@@ -104,7 +110,11 @@ class EnvironmentRuntime:
         self.tracer = Tracer(
             self.writer, self.clock, root=self.spec.root, next_work_id=state.next_work_id
         )
-        self.loop = TracedLoop(self.tracer, self.clock, fatal_uncaught=True)
+        # Node: an uncaught error ends the environment; Python: asyncio logs it and goes on.
+        node = config.profile != "python"
+        self.loop = TracedLoop(self.tracer, self.clock, fatal_uncaught=node, report_drops=False)
+        self.threads = ThreadTracer(self.tracer, self.clock)
+        self.policy = TracedLoopPolicy(self.tracer) if not node else None
         self.driver = PROFILES[config.profile]
         self.capture_output = capture_output
         self.stdout = LogCapture(self.tracer, "stdout")
@@ -124,7 +134,9 @@ class EnvironmentRuntime:
         tracer.emit("env.init.start", {"env": self.state.env})
         self.writer.flush()
         result = InitResult(ok=True)
-        with self.user_code(), self.loop.running():
+        # Node runs module code on its event loop; Python imports it with no loop running.
+        running = self.loop.running() if self.policy is None else contextlib.nullcontext()
+        with self.user_code(), running:
             try:
                 module = import_handler_module(self.spec)
                 self.handler_fn = resolve_function(module, self.spec)
@@ -148,10 +160,11 @@ class EnvironmentRuntime:
                 )
             except Exception as exc:
                 result = InitResult(False, type(exc).__name__, str(exc))
-            # Module-level code may have scheduled work; give it the turn Node's INIT would.
-            with contextlib.suppress(Exception):
-                self.loop.runtime_soon(lambda: None)
-                self.loop.turn()
+            if self.policy is None:
+                # Module-level code may have scheduled work; give it the turn Node's INIT would.
+                with contextlib.suppress(Exception):
+                    self.loop.runtime_soon(lambda: None)
+                    self.loop.turn()
         fields: dict[str, Any] = {
             "env": self.state.env,
             "ok": result.ok,
@@ -184,6 +197,7 @@ class EnvironmentRuntime:
         if self.frozen_at_ns is not None:
             tracer.emit("env.thaw", {"frozen_ns": self.clock.now_ns() - self.frozen_at_ns})
             self.frozen_at_ns = None
+            self.threads.thaw()
         self.writer.flush()
         init = self.init_result
         if init is None or not init.ok:
@@ -217,6 +231,7 @@ class EnvironmentRuntime:
 
     def freeze(self) -> None:
         """FREEZE: record what is pending; everything is on disk before the process stops."""
+        self.threads.freeze()
         self.stdout.flush_partial()
         self.stderr.flush_partial()
         self.tracer.emit("env.freeze", {"pending": self.tracer.pending()})
@@ -237,6 +252,7 @@ class EnvironmentRuntime:
         return lost
 
     def close(self) -> None:
+        self.threads.uninstall()
         self.writer.close()
         with contextlib.suppress(Exception):
             self.loop.close()
@@ -256,14 +272,21 @@ class EnvironmentRuntime:
     def user_code(self) -> Iterator[None]:
         """While handler code runs: its output is captured and this loop is the current one."""
         saved = sys.stdout, sys.stderr
+        saved_policy = asyncio.get_event_loop_policy()
         if self.capture_output:
             sys.stdout, sys.stderr = self.stdout, self.stderr
-        asyncio.set_event_loop(self.loop)
+        self.threads.install()
+        if self.policy is not None:
+            asyncio.set_event_loop_policy(self.policy)
+        else:
+            asyncio.set_event_loop(self.loop)
         try:
             yield
         finally:
             if self.capture_output:
                 sys.stdout, sys.stderr = saved
+            if self.policy is not None:
+                asyncio.set_event_loop_policy(saved_policy)
 
     def context_fields(self, inv: Invocation) -> dict[str, Any]:
         """Keyword arguments for the context object of an invocation."""

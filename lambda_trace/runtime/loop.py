@@ -50,6 +50,12 @@ def _is_internal_callback(fn: Any) -> bool:
 _INTERNAL_MODULES = ("asyncio.", "_asyncio", "concurrent.futures", "lambda_trace.runtime.")
 
 
+TEARDOWN = "asyncio.run teardown"
+"""work.cancel reason: asyncio.run() cancelled the task at its end."""
+DROPPED = "loop closed"
+"""work.cancel reason: the loop was closed with this timer or callback still scheduled."""
+
+
 class TracedTask(asyncio.Task):  # type: ignore[type-arg]
     """A C Task that knows its work id; cancel and rename are reported to the tracer."""
 
@@ -66,7 +72,10 @@ class TracedTask(asyncio.Task):  # type: ignore[type-arg]
 
     def cancel(self, msg: Any = None) -> bool:
         if not self.done():
-            self._lt_tracer.cancel(self._lt_work)
+            # asyncio.run() cancels what is left at its end: that work is dropped, not cancelled
+            # by the handler.
+            teardown = sys._getframe(1).f_code.co_name == "_cancel_all_tasks"
+            self._lt_tracer.cancel(self._lt_work, TEARDOWN if teardown else None)
         return super().cancel(msg)
 
     def set_name(self, value: object) -> None:
@@ -138,13 +147,22 @@ class FatalError(Exception):
 class TracedLoop(asyncio.SelectorEventLoop):
     """Selector event loop on the emulated clock, reporting all work to a `Tracer`."""
 
-    def __init__(self, tracer: Tracer, clock: EmulatedClock, *, fatal_uncaught: bool = True):
+    def __init__(
+        self,
+        tracer: Tracer,
+        clock: EmulatedClock,
+        *,
+        fatal_uncaught: bool = True,
+        report_drops: bool = True,
+    ) -> None:
         # Set before super().__init__(): it registers the self-pipe through _add_reader.
         self.tracer = tracer
         self.clock = clock
         self.fatal_uncaught = fatal_uncaught
         """Node semantics: an uncaught error in a callback or an unhandled task failure ends the
         environment. Python semantics (False): asyncio logs it and goes on."""
+        self.report_drops = report_drops
+        """On close, record scheduled timers and callbacks as dropped (loops the handler made)."""
         self._traced = False
         self._io_work: dict[int, int] = {}
         self._io_modes: dict[int, set[str]] = {}
@@ -166,7 +184,11 @@ class TracedLoop(asyncio.SelectorEventLoop):
 
     # -- tasks ----------------------------------------------------------------------------------
 
-    def _make_task(self, loop: Any, coro: Any, context: Context | None = None) -> TracedTask:
+    def _make_task(self, loop: Any, coro: Any, context: Context | None = None) -> asyncio.Task[Any]:
+        code = getattr(coro, "cr_code", None)
+        if code is not None and self.tracer._is_internal(code):
+            # asyncio's own housekeeping (asyncio.run's shutdown_asyncgens...): not the handler's.
+            return asyncio.Task(coro, loop=self, context=context)
         name = str(getattr(coro, "__qualname__", None) or type(coro).__name__)
         work = self.tracer.create(
             "task", name, parent=self.tracer.current(), frame=sys._getframe(1)
@@ -204,12 +226,15 @@ class TracedLoop(asyncio.SelectorEventLoop):
             return super().call_soon(self._run_task_step, owner, callback, *args, context=context)
         if args and type(args[0]) is TracedTask:
             args[0]._lt_listened = True  # a done-callback of the task is being scheduled
-        if (
-            not self._traced
-            or _is_internal_callback(callback)
-            or threading.get_ident() != (self.tracer.loop_thread)
-        ):
+        if not self._traced or threading.get_ident() != self.tracer.loop_thread:
             return super().call_soon(callback, *args, context=context)
+        if _is_internal_callback(callback):
+            current = self.tracer.current_work
+            if current is None:
+                return super().call_soon(callback, *args, context=context)
+            # asyncio working for a unit of work (a transport registering its socket): whatever
+            # it creates is that work's child.
+            return super().call_soon(self._run_as, current, callback, *args, context=context)
         self._check_closed()
         work = self.tracer.create(
             "callback",
@@ -222,6 +247,15 @@ class TracedLoop(asyncio.SelectorEventLoop):
         handle._lt_work = work
         self._ready.append(handle)
         return handle
+
+    def _run_as(self, work: int, callback: Callable[..., Any], *args: Any) -> None:
+        tracer = self.tracer
+        previous = tracer.current_work
+        tracer.current_work = work
+        try:
+            callback(*args)
+        finally:
+            tracer.current_work = previous
 
     def call_at(
         self, when: float, callback: Any, *args: Any, context: Context | None = None
@@ -311,6 +345,7 @@ class TracedLoop(asyncio.SelectorEventLoop):
 
     def _add_io(self, fd: Any, mode: str, callback: Any, args: tuple[Any, ...]) -> Any:
         add = super()._add_reader if mode == "r" else super()._add_writer
+        fd = fd if isinstance(fd, int) else _fileno_of(fd)
         if not self._traced or fd == self._ssock.fileno():
             return add(fd, callback, *args)
         work = self._io_work.get(fd)
@@ -335,11 +370,13 @@ class TracedLoop(asyncio.SelectorEventLoop):
             tracer.end(work)
 
     def _remove_reader(self, fd: Any) -> bool:
+        fd = fd if isinstance(fd, int) else _fileno_of(fd)
         removed = super()._remove_reader(fd)
         self._io_removed(fd, "r")
         return bool(removed)
 
     def _remove_writer(self, fd: Any) -> bool:
+        fd = fd if isinstance(fd, int) else _fileno_of(fd)
         removed = super()._remove_writer(fd)
         self._io_removed(fd, "w")
         return bool(removed)
@@ -445,6 +482,12 @@ class TracedLoop(asyncio.SelectorEventLoop):
         # but it is pending!" warning would only be noise in the handler's output.
         for task in asyncio.all_tasks(self):
             task._log_destroy_pending = False
+        if self.report_drops and not self.is_closed():
+            for handle in [*self._ready, *self._scheduled]:
+                work = getattr(handle, "_lt_work", None)
+                if work is not None and not handle._cancelled:
+                    self.tracer.cancel(work, DROPPED)
+                    self.tracer.done(work, "cancelled")
         super().close()
 
     def is_alive(self) -> bool:
@@ -502,6 +545,8 @@ def _owner_of(handle: Any) -> int | None:
     if work is not None:
         return int(work)
     callback = handle._callback
+    if getattr(callback, "__func__", None) is TracedLoop._run_as:
+        return int(handle._args[0])
     owner = getattr(callback, "__self__", None)
     if type(owner) is TracedTask:
         return int(owner._lt_work)

@@ -23,6 +23,9 @@ from .clock import EmulatedClock
 created_in_var: contextvars.ContextVar[int] = contextvars.ContextVar("lambda_trace_inv", default=0)
 """The invocation whose handler (directly or through work it started) is running."""
 
+RUNTIME_SITE = "<runtime>"
+"""Site of work created with no handler code on the stack."""
+
 STACK_DEPTH = 6
 """User frames kept per creation stack: enough to see who called, small enough to stay cheap."""
 
@@ -41,9 +44,12 @@ _INTERNAL_FILES = frozenset(
 class WorkInfo:
     """What the tracer keeps about a unit of work while it is not finished."""
 
-    __slots__ = ("created_in", "id", "name", "ref", "type")
+    __slots__ = ("created_in", "id", "name", "ref", "site", "type")
 
-    def __init__(self, work_id: int, type_: str, name: str, created_in: int, ref: bool) -> None:
+    def __init__(
+        self, work_id: int, type_: str, name: str, created_in: int, ref: bool, site: str
+    ) -> None:
+        self.site = site
         self.id = work_id
         self.type = type_
         self.name = name
@@ -120,6 +126,9 @@ class Tracer:
             site, stack = self._format(code, code.co_firstlineno), list[str]()
         else:
             site, stack = self.site_and_stack(frame or sys._getframe(1))
+            if site == RUNTIME_SITE and parent in self.live:
+                # Made by asyncio on behalf of a unit of work (a transport's reader): its site.
+                site = self.live[parent].site
         fields: dict[str, Any] = {
             "work": work_id,
             "parent": parent,
@@ -135,7 +144,7 @@ class Tracer:
             fields["ref"] = False
         if role is not None:
             fields["role"] = role
-        self.live[work_id] = WorkInfo(work_id, type_, name, created_in, ref)
+        self.live[work_id] = WorkInfo(work_id, type_, name, created_in, ref, site)
         self.writer.emit("work.create", self.invocation, fields)
         return work_id
 
@@ -197,7 +206,11 @@ class Tracer:
         internal = self._internal.get(code)
         if internal is None:
             path = os.path.abspath(code.co_filename)
-            internal = path in _INTERNAL_FILES or path.startswith(_INTERNAL_DIRS)
+            internal = (
+                path in _INTERNAL_FILES
+                or path.startswith(_INTERNAL_DIRS)
+                or code.co_filename.startswith("<frozen ")
+            )
             self._internal[code] = internal
         return internal
 
@@ -225,12 +238,12 @@ class Tracer:
         while frame is not None and len(stack) < STACK_DEPTH:
             code = frame.f_code
             if self._is_internal(code):
-                if stack:
-                    break
+                if stack or code.co_filename.startswith(_RUNTIME_DIR):
+                    break  # above the user's frames, or the runtime itself: nothing of theirs
             else:
                 stack.append(f"{self._format(code, frame.f_lineno)} in {code.co_name}")
             frame = frame.f_back
         if not stack:
-            return "<runtime>", []
+            return RUNTIME_SITE, []
         site = stack[0].rsplit(" in ", 1)[0]
         return site, stack
