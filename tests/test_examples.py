@@ -11,6 +11,7 @@ import pytest
 
 from lambda_trace.examples.catalog import BY_ID, PACKAGE_ROOT, SCENARIOS, Scenario
 from lambda_trace.examples.record_all import record
+from lambda_trace.model import load_trace
 from lambda_trace.model.reader import read_events
 
 TRACES = PACKAGE_ROOT / "traces"
@@ -120,20 +121,20 @@ def evidence_callback_held(tr: Trace) -> None:
 
 
 def evidence_callback_no_wait_pool(tr: Trace) -> None:
-    assert all(p["held_ns"] == 0 for p in tr.of("respond.post"))
+    ids = tr.request_ids()
+    for inv in (1, 2, 3):
+        call, post = tr.of("respond.call", inv=inv)[0], tr.of("respond.post", inv=inv)[0]
+        assert post["held_ns"] == 0 and post["ts"] == call["ts"]  # the open socket holds nothing
     audit = tr.work("write_audit")[0]
     assert audit["work"] in tr.of("env.freeze", inv=1)[0]["pending"]
-    assert tr.ran_in(audit["work"]) == [1, 3]  # frozen twice before its reply is read
-    (log,) = tr.of("log", text="audit row for order 101 written")
-    assert log["inv"] == 3
-    # The DB's reply timer of invocation 1 fires in invocation 2.
-    reply = tr.work("FakeDatabase.answer")[0]
-    assert reply["created_in"] == 1 and tr.ran_in(reply["work"]) == [2]
+    assert tr.ran_in(audit["work"]) == [1, 2]
+    (log,) = tr.of("log", text="audit entry for order 101 written")
+    assert (log["inv"], log["request_id"]) == (2, ids[1])
     # One pooled socket, opened in invocation 1, open across every freeze, never closed.
     (sock,) = [w for w in tr.of("work.create") if w["type"] == "io"]
     assert sock["created_in"] == 1
     assert all(sock["work"] in f["pending"] for f in tr.of("env.freeze"))
-    assert 2 in tr.ran_in(sock["work"])
+    assert tr.ran_in(sock["work"]) == [1, 2, 3]  # reused by every warm invocation
     assert tr.of("work.done", work=sock["work"]) == []
 
 
@@ -252,3 +253,10 @@ EVIDENCE: dict[str, Callable[[Trace], None]] = {
 def test_trace_shows_the_scenario(scenario: Scenario) -> None:
     assert scenario.id in EVIDENCE, f"no evidence check for {scenario.id}"
     EVIDENCE[scenario.id](trace(scenario.id))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.id)
+def test_trace_has_the_expected_findings(scenario: Scenario) -> None:
+    found = {f.category for f in load_trace(TRACES / scenario.trace_name).findings}
+    missing = set(scenario.findings) - found
+    assert not missing, f"{scenario.id}: no {sorted(missing)} finding (found {sorted(found)})"

@@ -7,8 +7,8 @@ the freeze overdue at the thaw and fires them all back to back; a Node-style `se
 run inside later invocations, and anything measuring elapsed time sees a 10 s jump.
 
 What the trace shows (recorded with `--freeze-for 10s`): right after each `env.thaw`, a burst of
-`renew_lease` timers (created in invocation 1) before the handler, each logging how late it is,
-and one late `report_health` tick: `crossed_invocation`, `pending_at_freeze`,
+`renew_lease` ticks (timers created in invocation 1) back to back, each logging how late it is,
+and one `report_health` tick 10 s late: `crossed_invocation`, `pending_at_freeze`,
 `log_misattributed`.
 
 Fix: don't keep intervals in a Lambda; if you must, compute from the current time when a tick

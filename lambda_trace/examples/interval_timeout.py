@@ -5,7 +5,7 @@ A repeating timer re-arms itself forever, so the loop never empties: the caller 
 `Task timed out` although the handler called back after a few microseconds, and the environment
 is killed (the next invocation is a cold start).
 
-What the trace shows: `respond.call` at the start, then `report_progress` ticks every 250 ms until
+What the trace shows: `respond.call` at the start, then the interval's `tick` timers every 250 ms until
 `respond.post` with `Sandbox.Timedout`, `invoke.end` outcome `timeout`, `held_by` naming the
 timer, and `env.shutdown` reason `timeout`: `timeout_keepalive`.
 
