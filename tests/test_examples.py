@@ -10,12 +10,27 @@ from typing import Any
 import pytest
 
 from lambda_trace.examples.catalog import BY_ID, PACKAGE_ROOT, SCENARIOS, Scenario
-from lambda_trace.examples.record_all import record
+from lambda_trace.examples.record_all import record, recordable
 from lambda_trace.model import load_trace
 from lambda_trace.model.reader import read_events
 
 TRACES = PACKAGE_ROOT / "traces"
 STALE = "run `make traces` and commit the result"
+
+
+def _param(s: Scenario) -> Any:
+    # The python profile is being finished on main; its scenarios are written, not yet recordable.
+    marks = (
+        []
+        if recordable(s)
+        else [
+            pytest.mark.xfail(reason=f"no {s.profile!r} profile in this runtime yet", strict=True)
+        ]
+    )
+    return pytest.param(s, id=s.id, marks=marks)
+
+
+PARAMS = [_param(s) for s in SCENARIOS]
 
 
 class Trace:
@@ -55,14 +70,16 @@ class Trace:
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every scenario recorded again, in-process (the same bytes as the child-process recording)."""
     folder = tmp_path_factory.mktemp("gallery")
-    return {s.id: record(s, folder / s.trace_name, isolate=False) for s in SCENARIOS}
+    return {
+        s.id: record(s, folder / s.trace_name, isolate=False) for s in SCENARIOS if recordable(s)
+    }
 
 
 def trace(scenario_id: str) -> Trace:
     return Trace(TRACES / BY_ID[scenario_id].trace_name)
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.id)
+@pytest.mark.parametrize("scenario", PARAMS)
 def test_committed_trace_is_up_to_date(scenario: Scenario, recorded: dict[str, Path]) -> None:
     committed = TRACES / scenario.trace_name
     assert committed.exists(), f"traces/{scenario.trace_name} is missing: {STALE}"
@@ -71,7 +88,7 @@ def test_committed_trace_is_up_to_date(scenario: Scenario, recorded: dict[str, P
     )
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.id)
+@pytest.mark.parametrize("scenario", PARAMS)
 def test_trace_holds_no_absolute_paths(scenario: Scenario) -> None:
     tr = trace(scenario.id)
     assert tr.header["handler"] == scenario.handler
@@ -242,6 +259,51 @@ def evidence_clock_jump_interval(tr: Trace) -> None:
     assert health == ["health ok (previous report 10.1 s ago)"]  # one late tick
 
 
+def evidence_node24_migration(tr: Trace) -> None:
+    assert tr.header["profile"] == "node24"
+    assert all(f["pending"] == [] for f in tr.of("env.freeze"))
+    for inv in (1, 2, 3):
+        post = tr.of("respond.post", inv=inv)[0]
+        assert (post["via"], post["status"], post["held_ns"]) == ("awaitable", "success", 0)
+        (log,) = [e for e in tr.of("log", inv=inv) if e["text"].startswith("saved order")]
+        assert log["text"] == f"saved order {100 + inv}" and log["ts"] < post["ts"]
+    assert tr.crossed() == []
+
+
+def evidence_node24_callback_rejected(tr: Trace) -> None:
+    inits = tr.of("env.init.end")
+    assert len(inits) == 2 and not any(i["ok"] for i in inits)
+    assert {i["error_type"] for i in inits} == {"Runtime.CallbackHandlerDeprecated"}
+    assert [e["outcome"] for e in tr.of("invoke.end")] == ["error", "error"]
+    assert [s["reason"] for s in tr.of("env.shutdown")] == ["init_error", "init_error"]
+    assert tr.of("work.create", role="handler") == []  # the handler never ran
+
+
+def evidence_python_thread_timer(tr: Trace) -> None:
+    (thread, *_) = [w for w in tr.of("work.create") if w["type"] == "thread"]
+    assert thread["created_in"] == 1
+    assert thread["work"] in tr.of("env.freeze", inv=1)[0]["pending"]
+    assert 2 in tr.ran_in(thread["work"])
+    (log,) = tr.of("log", text="receipt for order 101 sent")
+    assert log["inv"] == 2
+
+
+def evidence_python_asyncio_run_drop(tr: Trace) -> None:
+    for inv, task in enumerate(tr.work("send_analytics"), 1):
+        (done,) = tr.of("work.done", work=task["work"])
+        assert (done["status"], done["inv"]) == ("cancelled", inv)
+        assert task["work"] not in tr.of("env.freeze", inv=inv)[0]["pending"]
+    assert not [e for e in tr.of("log") if e["text"].startswith("analytics")]
+
+
+def evidence_python_module_loop(tr: Trace) -> None:
+    audit = tr.work("write_audit")[0]
+    assert audit["work"] in tr.of("env.freeze", inv=1)[0]["pending"]
+    assert tr.ran_in(audit["work"]) == [1, 2]
+    (log,) = tr.of("log", text="audit entry for order 101 written")
+    assert log["inv"] == 2
+
+
 EVIDENCE: dict[str, Callable[[Trace], None]] = {
     name.removeprefix("evidence_"): fn
     for name, fn in list(globals().items())
@@ -249,14 +311,16 @@ EVIDENCE: dict[str, Callable[[Trace], None]] = {
 }
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.id)
+@pytest.mark.parametrize("scenario", PARAMS)
 def test_trace_shows_the_scenario(scenario: Scenario) -> None:
     assert scenario.id in EVIDENCE, f"no evidence check for {scenario.id}"
     EVIDENCE[scenario.id](trace(scenario.id))
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.id)
+@pytest.mark.parametrize("scenario", PARAMS)
 def test_trace_has_the_expected_findings(scenario: Scenario) -> None:
     found = {f.category for f in load_trace(TRACES / scenario.trace_name).findings}
+    if not scenario.findings:
+        assert found == set(), f"{scenario.id} should be clean, found {sorted(found)}"
     missing = set(scenario.findings) - found
     assert not missing, f"{scenario.id}: no {sorted(missing)} finding (found {sorted(found)})"

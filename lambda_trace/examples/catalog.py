@@ -207,6 +207,74 @@ SCENARIOS: tuple[Scenario, ...] = (
         freeze_for_ns=10_000_000_000,
         findings=("pending_at_freeze", "crossed_invocation", "log_misattributed"),
     ),
+    Scenario(
+        id="node24_migration",
+        title="Node.js 24: the article's handler migrated to async/await leaks nothing",
+        story=(
+            "nodejs24.x removed callback handlers, succeed/fail/done and the flag. The migrated "
+            "handler awaits its write and returns the result: every write finishes inside its "
+            "own invocation and nothing is pending at any freeze."
+        ),
+        module="node24_migration",
+        profile="node24",
+        events=_orders(101, 102, 103),
+        findings=(),
+    ),
+    Scenario(
+        id="node24_callback_rejected",
+        title="Node.js 24: a three-parameter callback handler fails INIT",
+        story=(
+            "The unmigrated callback handler on nodejs24.x. INIT fails with "
+            "Runtime.CallbackHandlerDeprecated and every invocation is answered with that error "
+            "from a fresh environment; the handler never runs."
+        ),
+        module="node24_migration",
+        function="legacy_handler",
+        profile="node24",
+        events=_orders(101, 102),
+        n=2,
+        findings=(),
+    ),
+    Scenario(
+        id="python_thread_timer",
+        title="Python: a threading.Timer fires only in the next invocation",
+        story=(
+            "The handler sends a receipt on a threading.Timer and returns. The Python runtime "
+            "answers at once and freezes the environment with the timer thread asleep; it fires "
+            "overdue right after the thaw, inside the next invocation."
+        ),
+        module="python_thread_timer",
+        profile="python",
+        events=_orders(101, 102, 103),
+        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed"),
+    ),
+    Scenario(
+        id="python_asyncio_run_drop",
+        title="Python: asyncio.run() per invocation silently drops a fire-and-forget task",
+        story=(
+            "Each invocation runs its async code with asyncio.run() and starts an analytics call "
+            "without awaiting it. asyncio.run() cancels the task when main() returns: nothing "
+            "leaks, and the analytics event is never sent."
+        ),
+        module="python_asyncio_run_drop",
+        profile="python",
+        events=({"page": "/home"}, {"page": "/cart"}),
+        n=2,
+        findings=("dropped",),
+    ),
+    Scenario(
+        id="python_module_loop",
+        title="Python: a module-level event loop leaks a task into the next invocation",
+        story=(
+            "The module creates one event loop and each invocation drives it with "
+            "run_until_complete(). An audit task started but not awaited stays suspended at the "
+            "freeze and resumes during the next invocation's run_until_complete."
+        ),
+        module="python_module_loop",
+        profile="python",
+        events=_orders(101, 102, 103),
+        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed"),
+    ),
 )
 """Every scenario, in the order the gallery shows them."""
 
