@@ -204,7 +204,10 @@ class _PerfettoExporter:
         if env.init is not None:
             start = env.init["ts"]
         else:
-            # The end without its start (a cut trace): the duration says where it began.
+            # The end without its start (a cut trace): the duration says where it began, but
+            # never before what is already drawn on this track.
+            if env.invocation is not None:
+                self._close_invocation(env, ts, unfinished=True)
             start = max(env.phase_end, ts - int(ev.get("duration_ns") or 0))
         env.init = None
         args = _pick(ev, "ok", "duration_ns", "error_type", "error_message")

@@ -253,6 +253,8 @@ class EnvironmentRuntime:
 
     def close(self) -> None:
         self.threads.uninstall()
+        if self.policy is not None:
+            self.policy.discard()
         self.writer.close()
         with contextlib.suppress(Exception):
             self.loop.close()

@@ -27,9 +27,18 @@ class TracedLoopPolicy(asyncio.DefaultEventLoopPolicy):
     def __init__(self, tracer: Tracer) -> None:
         super().__init__()
         self._tracer = tracer
+        self.loops: list[TracedLoop] = []
 
     def new_event_loop(self) -> asyncio.AbstractEventLoop:
-        return TracedLoop(self._tracer, self._tracer.clock, fatal_uncaught=False)
+        loop = TracedLoop(self._tracer, self._tracer.clock, fatal_uncaught=False)
+        self.loops.append(loop)
+        return loop
+
+    def discard(self) -> None:
+        """The environment is gone: its loops' pending tasks die silently, as on Lambda."""
+        for loop in self.loops:
+            for task in asyncio.all_tasks(loop):
+                task._log_destroy_pending = False  # type: ignore[attr-defined]
 
 
 class PythonInvocation(Invocation):

@@ -34,7 +34,9 @@ class ThreadTracer:
         self.frozen = False
         self._cond = threading.Condition()
         self._threads: dict[int, threading.Thread] = {}
-        self._due: list[threading.Thread] = []
+        self._running: set[int] = set()
+        """Thread work between its begin and end (what a freeze suspends)."""
+        self._suspended: list[int] = []
         self._original_start: Callable[[threading.Thread], None] | None = None
         self._original_timer_run: Callable[[threading.Timer], None] | None = None
 
@@ -89,25 +91,35 @@ class ThreadTracer:
         def traced_run() -> None:
             context.run(self._run, work, run)
 
-        thread.run = traced_run  # type: ignore[method-assign,assignment]
+        thread.run = traced_run  # type: ignore[method-assign]
         self._threads[work] = thread
+        if isinstance(delay, int | float):
+            thread._lt_due_ns = self.clock.now_ns() + round(delay * 1e9)  # type: ignore[attr-defined]
+        # The run begins now, from the starting thread, so the trace does not depend on how
+        # soon the OS schedules the new thread.
+        with self._cond:
+            self.tracer.begin(work)
+            self._running.add(work)
 
     def _run(self, work: int, run: Callable[[], None]) -> None:
         tracer = self.tracer
         tracer.set_thread_work(work)
         sys.settrace(self._hook)
         self.hold_if_frozen()
-        tracer.begin(work)
         try:
             run()
         except BaseException as exc:
-            sys.settrace(None)
-            tracer.end(work)
-            tracer.done(work, "error", exc)
+            self._finish(work, "error", exc)
             raise  # threading's excepthook prints it; the invocation does not fail
+        self._finish(work, "ok", None)
+
+    def _finish(self, work: int, status: str, exc: BaseException | None) -> None:
         sys.settrace(None)
-        tracer.end(work)
-        tracer.done(work, "ok")
+        self.hold_if_frozen()
+        with self._cond:
+            self._running.discard(work)
+            self.tracer.end(work)
+        self.tracer.done(work, status, exc)
         self._threads.pop(work, None)
 
     # -- freeze and thaw ----------------------------------------------------------------------
@@ -117,27 +129,30 @@ class ThreadTracer:
             self._hold()
 
     def _hold(self) -> None:
-        work = self.tracer.current()
-        if work is not None:
-            self.tracer.end(work)
         with self._cond:
             while self.frozen:
                 self._cond.wait()
-        if work is not None:
-            self.tracer.begin(work)
 
     def hold_if_frozen(self) -> None:
         if self.frozen:
-            with self._cond:
-                while self.frozen:
-                    self._cond.wait()
+            self._hold()
 
     def freeze(self) -> None:
-        self.frozen = True
+        """Suspend every running thread: its run ends here in the trace, whatever it is doing
+        (threads notice the flag at their next Python call and wait for the thaw)."""
+        with self._cond:
+            self.frozen = True
+            self._suspended = sorted(self._running)
+            for work in self._suspended:
+                self.tracer.end(work)
 
     def thaw(self) -> None:
         with self._cond:
             self.frozen = False
+            for work in self._suspended:
+                if work in self._running:
+                    self.tracer.begin(work)
+            self._suspended = []
             self._cond.notify_all()
 
     def settle_after_thaw(self) -> None:
@@ -156,8 +171,7 @@ def _virtual_timer_run(threads: ThreadTracer) -> Callable[[threading.Timer], Non
     """threading.Timer.run measured on the emulated clock: the delay passes in emulated time."""
 
     def run(timer: threading.Timer) -> None:
-        due = threads.clock.now_ns() + round(timer.interval * 1e9)
-        timer._lt_due_ns = due  # type: ignore[attr-defined]
+        due = getattr(timer, "_lt_due_ns", threads.clock.now_ns() + round(timer.interval * 1e9))
         while threads.clock.now_ns() < due:
             if timer.finished.wait(_VIRTUAL_WAIT_SLICE_S):
                 return
