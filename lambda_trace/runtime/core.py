@@ -119,6 +119,7 @@ class EnvironmentRuntime:
         self.capture_output = capture_output
         self.stdout = LogCapture(self.tracer, "stdout")
         self.stderr = LogCapture(self.tracer, "stderr")
+        self.threads.stderr = self.stderr
         self.handler_fn: Any = None
         self.init_result: InitResult | None = None
         self.alive = True

@@ -69,6 +69,9 @@ def error_parts(error: Any) -> tuple[str, str]:
 class Invocation:
     """Base driver: subclasses implement `start()` and the per-turn `after_turn()` policy."""
 
+    fatal_exit_code: int | None = None
+    """Exit status after an uncaught error, if the runtime uses one status for every kind."""
+
     def __init__(
         self, rt: EnvironmentRuntime, index: int, request_id: str, event: Any, cold: bool
     ) -> None:
@@ -231,8 +234,9 @@ class Invocation:
         )
         if not self.posted:
             self.post(None, error=error_parts(exc), outcome="crash")
-        self.result.exit_code = fatal.exit_code
-        raise EnvironmentExit("crash", fatal.exit_code)
+        code = self.fatal_exit_code if self.fatal_exit_code is not None else fatal.exit_code
+        self.result.exit_code = code
+        raise EnvironmentExit("crash", code)
 
     def exit_with(self, exc: SystemExit) -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -157,6 +157,9 @@ _NODE_EXIT_MESSAGE = (
 class Node24Invocation(NodeInvocation):
     """nodejs24.x (runtime interface client v4): promise-only handlers."""
 
+    fatal_exit_code = 1
+    """An unhandled error kills the process with status 1 (v3 used 128/129)."""
+
     def make_context(self) -> Any:
         return Node24Context(**self.rt.context_fields(self))
 

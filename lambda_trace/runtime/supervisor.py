@@ -52,6 +52,7 @@ class Environment:
         reclaim_after: int | None = None,
         isolate: bool = True,
         fsync: bool = False,
+        watchdog_grace_s: float = WATCHDOG_GRACE_S,
     ) -> None:
         spec = check_handler_spec(handler)
         if deterministic:
@@ -68,6 +69,7 @@ class Environment:
         )
         self.path = Path(output)
         self.isolate = isolate
+        self.watchdog_grace_s = watchdog_grace_s
         self.reclaim_after = reclaim_after
         self._rng = random.Random(seed) if seed is not None else None
         options: dict[str, Any] = {
@@ -111,7 +113,7 @@ class Environment:
             self._state.env += 1
             self._state.invocations = 0
             backend: _Backend = (
-                _ChildBackend(self.config, self._state)
+                _ChildBackend(self.config, self._state, self.watchdog_grace_s)
                 if self.isolate
                 else _InProcessBackend(self.config, self._state)
             )
@@ -199,10 +201,12 @@ class _InProcessBackend:
 class _ChildBackend:
     """The environment in a child process, spoken to over a pair of pipes."""
 
-    def __init__(self, config: RuntimeConfig, state: EnvState) -> None:
+    def __init__(self, config: RuntimeConfig, state: EnvState, grace_s: float) -> None:
         self.config = config
         self.state = state
         self.alive = True
+        self.hung = False
+        self.grace_s = grace_s
         self._env_start_offset = _file_size(state.trace_path)
         self._current: tuple[int, str] | None = None
         cmd_r, cmd_w = os.pipe()
@@ -224,9 +228,11 @@ class _ChildBackend:
             self._commands.flush()
         except BrokenPipeError:
             return None
+        self.hung = False
         if wait_s is not None:
             ready, _, _ = select.select([self._replies], [], [], wait_s)
             if not ready:
+                self.hung = True
                 return None
         line = self._replies.readline()
         return orjson.loads(line) if line else None
@@ -245,7 +251,7 @@ class _ChildBackend:
         if not self.alive:
             return InvokeResult(index, request_id, True, outcome="crash", env_alive=False)
         self._current = (index, request_id)
-        watchdog = self.config.timeout_ns / 1e9 + WATCHDOG_GRACE_S
+        watchdog = self.config.timeout_ns / 1e9 + self.grace_s
         reply = self._request(
             {"op": "invoke", "index": index, "request_id": request_id, "event": event}, watchdog
         )
@@ -279,9 +285,8 @@ class _ChildBackend:
 
     def _died(self, watchdog: float | None) -> InvokeResult:
         """The process died or hung: write the records it could not, from what is on disk."""
-        timed_out = False
-        if self.proc.poll() is None:
-            timed_out = watchdog is not None
+        timed_out = watchdog is not None and self.hung
+        if timed_out:
             self.proc.kill()
         self._reap()
         self.alive = False

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextvars
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
 from .clock import EmulatedClock
 from .tracer import Tracer
@@ -39,6 +40,8 @@ class ThreadTracer:
         self._suspended: list[int] = []
         self._original_start: Callable[[threading.Thread], None] | None = None
         self._original_timer_run: Callable[[threading.Timer], None] | None = None
+        self.stderr: IO[str] = sys.stderr
+        """Where a thread's uncaught exception is printed (the environment's captured stderr)."""
 
     # -- install ------------------------------------------------------------------------------
 
@@ -110,7 +113,15 @@ class ThreadTracer:
             run()
         except BaseException as exc:
             self._finish(work, "error", exc)
-            raise  # threading's excepthook prints it; the invocation does not fail
+            # Printed as threading's excepthook would, into the environment's log (the
+            # invocation does not fail).
+            text = "".join(traceback.format_exception(exc))
+            print(
+                f"Exception in thread {threading.current_thread().name}:\n{text}",
+                end="",
+                file=self.stderr,
+            )
+            return
         self._finish(work, "ok", None)
 
     def _finish(self, work: int, status: str, exc: BaseException | None) -> None:

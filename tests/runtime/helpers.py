@@ -33,6 +33,9 @@ class Recording:
         (found,) = [e for e in self.of("work.create") if e["name"] == name]
         return found
 
+    def work_named_first(self, name: str) -> int:
+        return next(e["work"] for e in self.of("work.create") if e["name"] == name)
+
     def ran_in(self, work: int) -> list[int]:
         return sorted({e["inv"] for e in self.of("work.begin") if e["work"] == work})
 
