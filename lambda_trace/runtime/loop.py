@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import inspect
 import socket
 import sys
 import threading
@@ -482,6 +483,9 @@ class TracedLoop(asyncio.SelectorEventLoop):
         # but it is pending!" warning would only be noise in the handler's output.
         for task in asyncio.all_tasks(self):
             task._log_destroy_pending = False
+            coro = task.get_coro()
+            if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == "CORO_CREATED":
+                coro.close()  # never started: no "was never awaited" warning for a dead task
         if self.report_drops and not self.is_closed():
             for handle in [*self._ready, *self._scheduled]:
                 work = getattr(handle, "_lt_work", None)

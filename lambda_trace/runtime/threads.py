@@ -9,6 +9,7 @@ that call first and is held when it next calls Python code.
 from __future__ import annotations
 
 import contextvars
+import io
 import sys
 import threading
 import traceback
@@ -40,7 +41,7 @@ class ThreadTracer:
         self._suspended: list[int] = []
         self._original_start: Callable[[threading.Thread], None] | None = None
         self._original_timer_run: Callable[[threading.Timer], None] | None = None
-        self.stderr: IO[str] = sys.stderr
+        self.stderr: IO[str] | io.TextIOBase = sys.stderr
         """Where a thread's uncaught exception is printed (the environment's captured stderr)."""
 
     # -- install ------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ async def handler(event, context):
     assert {"work": handler["work"], "status": "ok"}.items() <= rec.of("work.done")[1].items()
     post = rec.of("respond.post")[0]
     assert (post["via"], post["error_type"]) == (None, "RuntimeError")
-    assert [s["reason"] for s in rec.of("env.shutdown")][0] == "crash"
+    assert next(s["reason"] for s in rec.of("env.shutdown")) == "crash"
     assert rec.of("invoke.start")[1]["cold"]
 
 

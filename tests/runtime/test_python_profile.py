@@ -151,7 +151,7 @@ def handler(event, context):
     )
     assert rec.results[0].outcome == "success"
     thread = rec.work_named("Thread boom")
-    done = [e for e in rec.of("work.done") if e["work"] == thread["work"]][0]
+    done = next(e for e in rec.of("work.done") if e["work"] == thread["work"])
     assert (done["status"], done["error_type"]) == ("error", "ValueError")
     printed = "\n".join(e["text"] for e in rec.of("log") if e["stream"] == "stderr")
     assert "ValueError: thread failed" in printed

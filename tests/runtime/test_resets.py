@@ -95,5 +95,5 @@ def test_a_crash_never_corrupts_the_trace(tmp_path: Path) -> None:
     record(tmp_path, PENDING_THEN.format(action="os.kill(os.getpid(), 9)"), events=2, isolate=True)
     _, events, diagnostics = read_events(tmp_path / "trace.jsonl", strict=True)
     assert diagnostics == []
-    shutdown = [e for e in events if e["kind"] == "env.shutdown"][0]
+    shutdown = next(e for e in events if e["kind"] == "env.shutdown")
     assert (shutdown["reason"], shutdown["exit_code"]) == ("crash", -9)
