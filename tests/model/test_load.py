@@ -23,16 +23,23 @@ HEADER = {
 }  # fmt: skip
 
 
-def reader_view(path: Path, max_line: int) -> tuple[list[Any], list[tuple[int, int]]]:
+View = tuple[list[Any], list[tuple[int, int, str, int]]]
+
+
+def reader_view(path: Path, max_line: int) -> View:
     with TraceReader(path, max_line=max_line) as reader:
-        kept = [(offset, e["seq"]) for _line, offset, e in reader.iter_with_lines()]
+        kept = []
+        for _line, offset, e in reader.iter_with_lines():
+            kind = e["kind"] if e["kind"] in KINDS else "?"
+            kept.append((offset, e["ts"], kind, -1 if e["inv"] is None else e["inv"]))
         return list(reader.diagnostics), kept
 
 
-def loader_view(path: Path, max_line: int) -> tuple[list[Any], list[tuple[int, int]]]:
+def loader_view(path: Path, max_line: int) -> View:
     trace = load_trace(path, max_line=max_line)
-    cols = trace.events
-    return list(trace.diagnostics), list(zip(cols.offset, cols.seq, strict=True))
+    c = trace.events
+    kinds = [c.kind_name(i) for i in range(len(c))]
+    return list(trace.diagnostics), list(zip(c.offset, c.ts, kinds, c.inv, strict=True))
 
 
 line_values = json_values | events() | st.just("") | st.just("{bad json") | st.text(max_size=400)
