@@ -2,14 +2,23 @@
 
 Runs once after the load pass, over the candidates the pass collected (crossings, cancels, freeze
 and shutdown lists) rather than over every event or work, so its cost never grows faster than the
-trace. Decisions the contract leaves open (also in docs/FINDINGS.md):
+trace. Decisions the contract leaves open:
 
 * Work created during INIT (`created_in` 0) crosses only when it runs after a freeze; running in
   the environment's first invocation is ordinary module-level work.
 * Timers and callbacks cancelled at or before the freeze are not pending, even when the emulator
   still lists them (asyncio keeps cancelled timers in its heap until they are due).
 * An `io` handle pending at a freeze with no step after the response was posted is an idle
-  resource: `kept_alive`, and its later steps are reuse, not a crossing.
+  resource: `kept_alive`, and its later steps are reuse, not a crossing; idle at a shutdown, it is
+  not `lost` either.
+* A response held without anything named in `held_by` counts only from `HELD_MIN_NS`.
+* `work.cancel` without a reason (or a USER_CANCEL_REASONS one) is the handler's own cancel; any
+  other reason, or a `cancelled` `work.done` with no cancel request, is `dropped`.
+* Errors and logs of INIT work are never misattributed: module-level work belongs to no
+  invocation.
+* Each finding is listed under the invocation where it shows: a crossing under the invocation it
+  ran into, a pending/kept-alive handle under the invocation before the freeze, an error under the
+  invocation billed, a lost one under the last invocation of its environment.
 """
 
 from __future__ import annotations

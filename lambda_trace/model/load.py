@@ -41,6 +41,8 @@ Progress = Callable[[int, int], None]
 """Called with (bytes read, total bytes) about every `PROGRESS_EVERY_S` seconds, and at the end."""
 PROGRESS_EVERY_S = 0.25
 CHUNK = 1024 * 1024
+GZIP_CHUNK = 64 * 1024
+"""Smaller reads for gzip: a truncated stream loses what the failing read had decoded."""
 
 _BEGIN = KIND_CODES["work.begin"]
 _END = KIND_CODES["work.end"]
@@ -150,6 +152,7 @@ class _Loader:
         stream = self.reader.stream
         raw: Any = stream.fileobj if isinstance(stream, gzip.GzipFile) else stream
         total = file_size(self.path)
+        chunk_size = GZIP_CHUNK if isinstance(stream, gzip.GzipFile) else CHUNK
         last_report = time.monotonic()
         carry = b""
         skipping = -1  # offset of a too-long line being skipped, or -1
@@ -157,7 +160,7 @@ class _Loader:
         max_line = self.max_line
         while True:
             try:
-                chunk = stream.read(CHUNK)
+                chunk = stream.read(chunk_size)
             except (OSError, EOFError, zlib.error) as exc:
                 # What was decoded before the error is kept; the partial line is dropped as the
                 # reader drops it.
