@@ -146,9 +146,11 @@ class _Context:
 
     def io_spans(self, rows: set[int]) -> None:
         """Group the spans of these io rows once (one pass over the spans), in time order."""
-        s = self.trace.spans
-        for k, idx in s.group(rows - set(self._io_spans)).items():
-            self._io_spans[k] = (idx, [s.begin[i] for i in idx], [s.end[i] for i in idx])
+        s, t = self.trace.spans, self.t
+        ids = {t.id[k] for k in rows if k not in self._io_spans}
+        for wid, idx in s.group(ids).items():
+            k = t.row[wid]
+            self._io_spans[k] = (idx, [s.begin_ns(i) for i in idx], [s.end_ns(i) for i in idx])
 
     def idle(self, row: int, inv: Invocation, at: int) -> bool:
         """An io row with no step after the response was posted (nor running at `at`)."""
@@ -219,8 +221,8 @@ class _Context:
         freeze = self.invs[busy[0]].freeze_ns or 0
         s = self.trace.spans
         for i in self._io_spans.get(k, ([], [], []))[0]:
-            if s.begin[i] > freeze and s.inv[i] != t.created_in[k]:
-                return s.begin[i], s.inv[i]
+            if s.begin_ns(i) > freeze and s.inv(i) != t.created_in[k]:
+                return s.begin_ns(i), s.inv(i)
         return None
 
     def crossed(self, notes: LoadNotes) -> list[Finding]:

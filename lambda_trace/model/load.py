@@ -123,7 +123,7 @@ class _Loader:
         self.path = reader.path
         self.max_line = max_line
         self.cols = EventColumns(reader.path)
-        self.spans = SpanStore()
+        self.spans = SpanStore(self.cols.ts, self.cols.inv, self.cols.work)
         self.table = WorkTable(self.spans)
         # trace.start after the header is never accepted by the fast path: _slow reports it.
         self.rest_checks = [_never if k == "trace.start" else REST_CHECKS[k] for k in KINDS]
@@ -243,11 +243,11 @@ class _Loader:
         inv_append = cols.inv.append
         work_append = cols.work.append
         spans = self.spans
-        sb, se, si, sw = spans.begin.append, spans.end.append, spans.inv.append, spans.work.append
+        span_first, span_last = spans.first.append, spans.last.append
+        ts_col = cols.ts
         table = self.table
         rows = table.row
-        open_ns = table.open_ns
-        open_inv = table.open_inv
+        open_ev = table.open_ev
         ran_last = table.ran_last
         ran_first = table.ran_first
         created_in = table.created_in
@@ -342,11 +342,8 @@ class _Loader:
                     k = rows.get(wid)
                     if k is None:
                         k = self._unknown_work(wid, ts, inv)
-                    open_ns[k] = ts
-                    if inv is None:
-                        open_inv[k] = -1
-                    else:
-                        open_inv[k] = inv
+                    open_ev[k] = len(ts_col) - 1
+                    if inv is not None:
                         r = ran_last[k]
                         if r != inv:
                             if r < 0 and created_in[k] == inv:  # first step, where created
@@ -358,13 +355,11 @@ class _Loader:
                     work_append(wid)
                     k = rows.get(wid)
                     if k is not None:
-                        b = open_ns[k]
+                        b = open_ev[k]
                         if b >= 0:
-                            sb(b)
-                            se(ts)
-                            si(open_inv[k])
-                            sw(k)
-                            open_ns[k] = -1
+                            span_first(b)
+                            span_last(len(ts_col) - 1)
+                            open_ev[k] = -1
                 elif code == log_code:
                     wid = obj.get("work")
                     if wid is None:
@@ -416,13 +411,11 @@ class _Loader:
                     k = rows.get(wid)
                     if k is None:
                         k = self._unknown_work(wid, ts, inv)
-                    b = open_ns[k]
+                    b = open_ev[k]
                     if b >= 0:
-                        sb(b)
-                        se(ts)
-                        si(open_inv[k])
-                        sw(k)
-                        open_ns[k] = -1
+                        span_first(b)
+                        span_last(len(ts_col) - 1)
+                        open_ev[k] = -1
                     if done_ns[k] < 0:
                         done_ns[k] = ts
                         if obj["status"] == "ok" and len(obj) == 6:
@@ -527,12 +520,12 @@ class _Loader:
             t.cross[k] = (ts, inv)
             self.crossed.append(k)
 
-    def _close_span(self, k: int, ts: int) -> None:
+    def _close_span(self, k: int) -> None:
         t = self.table
-        b = t.open_ns[k]
+        b = t.open_ev[k]
         if b >= 0:
-            self.spans.add(b, ts, t.open_inv[k], k)
-            t.open_ns[k] = -1
+            self.spans.add(b, len(self.cols.ts) - 1)  # closed by the current (last) event
+            t.open_ev[k] = -1
 
     def _log_note(self, k: int, obj: dict[str, Any], ts: int, inv: int) -> None:
         key = (k, inv)
@@ -668,7 +661,7 @@ class _Loader:
             for lost_id in env.lost:
                 row = t.row.get(lost_id)
                 if row is not None and t.done_ns[row] < 0 and row not in t.lost_ns:
-                    self._close_span(row, ts)
+                    self._close_span(row)
                     t.lost_ns[row] = ts
             self.env = None
             self.env_id = None
@@ -695,10 +688,10 @@ class _Loader:
         reader = self.reader
         end_ns = self.last_ts
         self.table.trim()
-        open_ns = self.table.open_ns
+        open_ev = self.table.open_ev
         for k in range(len(self.table)):
-            if open_ns[k] >= 0:  # still running when the trace ends
-                self._close_span(k, end_ns)
+            if open_ev[k] >= 0:  # still running when the trace ends
+                self._close_span(k)
         trace = Trace(
             path=self.path,
             header=reader.header,
