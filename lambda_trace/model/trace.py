@@ -225,6 +225,7 @@ class Trace:
     _created_in: dict[int, list[int]] | None = None
     _ran_in: dict[int, list[int]] | None = None
     _inv_index: dict[int, Invocation] = field(default_factory=dict)
+    _works: list[Work] | None = None
 
     @property
     def profile(self) -> str:
@@ -236,8 +237,10 @@ class Trace:
 
     @property
     def works(self) -> list[Work]:
-        """Every unit of work in creation order (views made on each call)."""
-        return [Work(self.table, k) for k in range(len(self.table))]
+        """Every unit of work in creation order (views, made once)."""
+        if self._works is None or len(self._works) != len(self.table):
+            self._works = [Work(self.table, k) for k in range(len(self.table))]
+        return self._works
 
     def work(self, work_id: int) -> Work:
         """The work with this id (KeyError if the trace has none)."""
