@@ -265,6 +265,11 @@ class TraceReader:
                 self._report(raw.number, raw.offset, "last line has no newline", "warning")
             yield raw.number, raw.offset, obj
 
+    @property
+    def stream(self) -> IO[bytes]:
+        """The open byte stream, positioned after the header until events are iterated."""
+        return self._stream
+
     def close(self) -> None:
         self._stream.close()
 

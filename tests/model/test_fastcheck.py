@@ -1,0 +1,41 @@
+"""The compiled checks of fastcheck.py accept exactly what check.check_event accepts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+
+from lambda_trace.model.check import check_event
+from lambda_trace.model.fastcheck import fast_accepts
+from tests.strategies import events, json_values
+from tests.test_schema_check import mutated_events
+
+
+@settings(max_examples=3000, deadline=None)
+@given(mutated_events())
+def test_fast_check_agrees_with_check_event(obj: dict[str, Any]) -> None:
+    assert fast_accepts(obj) == (check_event(obj) is None), check_event(obj)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events())
+def test_fast_check_accepts_valid_events(obj: dict[str, Any]) -> None:
+    assert fast_accepts(obj)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_fast_check_on_any_json(value: Any) -> None:
+    assert fast_accepts(value) == (check_event(value) is None)
+
+
+def test_boundaries() -> None:
+    good = {"seq": 0, "ts": 0, "kind": "env.freeze", "inv": None, "pending": [0, 3]}
+    assert fast_accepts(good)
+    assert not fast_accepts({**good, "pending": [1, -1]})
+    assert not fast_accepts({**good, "pending": [True]})
+    assert not fast_accepts({**good, "inv": 1.0})
+    assert not fast_accepts({k: v for k, v in good.items() if k != "pending"})
+    assert fast_accepts({**good, "kind": "x.future", "pending": "anything"})
+    assert not fast_accepts({**good, "kind": 3})

@@ -1,0 +1,152 @@
+"""The one-pass loader: same diagnostics as TraceReader, lazy events, progress, errors."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lambda_trace.model import TraceFormatError, TraceReader, load_trace
+from lambda_trace.model.trace import KINDS
+from tests.model.builder import MS, S, TraceBuilder
+from tests.strategies import events, json_values
+
+FIXTURE = [HealthCheck.function_scoped_fixture]
+HEADER = {
+    "seq": 0, "ts": 0, "kind": "trace.start", "inv": None, "version": 1, "profile": "node",
+    "handler": "h.py:handler", "clock": "virtual", "options": {}, "tool": "test",
+}  # fmt: skip
+
+
+def reader_view(path: Path, max_line: int) -> tuple[list[Any], list[tuple[int, int]]]:
+    with TraceReader(path, max_line=max_line) as reader:
+        kept = [(offset, e["seq"]) for _line, offset, e in reader.iter_with_lines()]
+        return list(reader.diagnostics), kept
+
+
+def loader_view(path: Path, max_line: int) -> tuple[list[Any], list[tuple[int, int]]]:
+    trace = load_trace(path, max_line=max_line)
+    cols = trace.events
+    return list(trace.diagnostics), list(zip(cols.offset, cols.seq, strict=True))
+
+
+line_values = json_values | events() | st.just("") | st.just("{bad json") | st.text(max_size=400)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=FIXTURE)
+@given(
+    st.lists(line_values, max_size=10),
+    st.booleans(),
+    st.sampled_from([180, 300, 8 * 1024 * 1024]),
+)
+def test_loader_diagnostics_equal_the_readers(
+    tmp_path: Path, values: list[Any], newline_at_end: bool, max_line: int
+) -> None:
+    body = [orjson.dumps(HEADER)]
+    for v in values:
+        body.append(v.encode() if isinstance(v, str) else orjson.dumps(v))
+    data = b"\n".join(body) + (b"\n" if newline_at_end else b"")
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(data)
+    assert loader_view(path, max_line) == reader_view(path, max_line)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=FIXTURE)
+@given(st.binary(max_size=400))
+def test_loader_on_arbitrary_bytes_after_the_header(tmp_path: Path, tail: bytes) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(orjson.dumps(HEADER) + b"\n" + tail)
+    assert loader_view(path, 180) == reader_view(path, 180)
+
+
+def test_long_line_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambda_trace.model import load
+
+    monkeypatch.setattr(load, "CHUNK", 7)
+    ev = orjson.dumps({"seq": 1, "ts": 1, "kind": "mark", "inv": 1, "label": "x" * 300})
+    ok = orjson.dumps({"seq": 2, "ts": 2, "kind": "mark", "inv": 1, "label": "y"})
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(orjson.dumps(HEADER) + b"\n" + ev + b"\n" + ok + b"\n" + ev)
+    assert loader_view(path, 200) == reader_view(path, 200)
+    assert len(load_trace(path, max_line=200).diagnostics) == 2
+
+
+def test_not_a_trace_raises(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text("hello\n")
+    with pytest.raises(TraceFormatError, match="not a lambda-trace trace"):
+        load_trace(path)
+    with pytest.raises(TraceFormatError, match="no such file"):
+        load_trace(tmp_path / "missing.jsonl")
+
+
+def sample(tmp_path: Path, name: str = "t.jsonl") -> Path:
+    b = TraceBuilder()
+    b.init().init_end().invoke(1, cold=True)
+    h = b.handler()
+    t = b.create("timer", "tick", delay_ns=S)
+    b.step(h, MS).respond().end().done(h).freeze(t)
+    b.thaw(2, S).step(t).done(t).log(t, "late", "req-1")
+    return b.write(tmp_path / name)
+
+
+@pytest.mark.parametrize("name", ["t.jsonl", "t.jsonl.gz"])
+def test_columns_and_lazy_events(tmp_path: Path, name: str) -> None:
+    path = sample(tmp_path, name)
+    if name.endswith(".gz"):
+        with gzip.open(path) as fh:
+            assert fh.read(1) == b"{"
+    trace = load_trace(path)
+    cols = trace.events
+    assert len(cols) == 18
+    kinds = [cols.kind_name(i) for i in range(len(cols))]
+    assert kinds[:3] == ["env.init.start", "env.init.end", "invoke.start"]
+    assert set(kinds) <= set(KINDS)
+    last = cols.event(len(cols) - 1)
+    assert last["kind"] == "log" and last["text"] == "late"
+    assert cols.work[len(cols) - 1] == last["work"]
+    assert cols.event(2)["request_id"] == "req-1"
+    assert cols.inv[0] == 0 and cols.work[0] == -1
+    assert cols.index_at(trace.end_ns) <= len(cols) - 1
+    assert trace.start_ns == 0 and trace.end_ns == cols.ts[len(cols) - 1]
+    trace.close()
+
+
+def test_progress_reports_the_end(tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    path = sample(tmp_path)
+    load_trace(path, progress=lambda done, total: calls.append((done, total)))
+    size = path.stat().st_size
+    assert calls and calls[-1] == (size, size)
+
+
+def test_bad_lines_are_diagnosed_and_skipped(tmp_path: Path) -> None:
+    path = sample(tmp_path)
+    lines = path.read_bytes().split(b"\n")
+    lines.insert(3, b"{not json")
+    path.write_bytes(b"\n".join(lines)[:-1])
+    trace = load_trace(path)
+    assert [(d.line, d.severity) for d in trace.diagnostics] == [(4, "error"), (20, "warning")]
+    assert "invalid JSON" in trace.diagnostics[0].reason
+    assert trace.diagnostics[1].reason == "last line has no newline"
+    assert [f.category for f in trace.findings] == [
+        "pending_at_freeze", "crossed_invocation", "log_misattributed",
+    ]  # fmt: skip
+
+
+def test_invocation_fields(tmp_path: Path) -> None:
+    trace = load_trace(sample(tmp_path))
+    one, two = trace.invocations
+    assert (one.index, one.request_id, one.cold, one.env) == (1, "req-1", True, 1)
+    assert one.outcome == "success" and one.response_via == "return"
+    assert one.respond_call_ns == one.respond_post_ns == one.end_ns
+    assert one.freeze_ns is not None and one.thaw_ns == one.freeze_ns + S
+    assert one.last_ns == one.freeze_ns
+    assert two.cold is False and two.outcome is None
+    assert trace.invocation(2) is two
+    assert trace.work(one.handler_work or -1).role == "handler"
