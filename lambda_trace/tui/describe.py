@@ -203,13 +203,16 @@ def event_line(trace: Trace, i: int, event: dict[str, Any]) -> Text:
     text.append(f"{kind:<14}", style)
     text.append(" ")
     work_id = event.get("work")
-    if isinstance(work_id, int) and kind != "respond.call":
-        text.append(literal(_work_name(trace, work_id)))
-        text.append(" ")
     if kind == "log":
         text.append(f"{event.get('stream', '')}: ", MUTED)
         text.append(literal(str(event.get("text", ""))))
-    elif kind == "error":
+        if isinstance(work_id, int):
+            text.append(f"  ({literal(_work_name(trace, work_id))})", MUTED)
+        return text
+    if isinstance(work_id, int) and kind != "respond.call":
+        text.append(literal(_work_name(trace, work_id)))
+        text.append(" ")
+    if kind == "error":
         text.append(literal(f"{event.get('type', '')}: {event.get('message', '')}"), BAD)
     elif kind == "work.done":
         text.append(str(event.get("status", "")))

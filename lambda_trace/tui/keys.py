@@ -57,9 +57,6 @@ def area(binding: Binding) -> str:
 
 
 def command_title(binding: Binding) -> str:
-    """The palette title: "timeline: zoom in"."""
-    text = binding.tooltip and binding.description
-    text = text if text else binding.description
-    words = {"Prev inv": "previous invocation", "Next inv": "next invocation"}
-    verb = words.get(text, text)
-    return f"{area(binding)}: {verb[:1].lower()}{verb[1:]}"
+    """The palette title from the id: `timeline.zoom_in` -> "timeline: zoom in"."""
+    name, _, verb = (binding.id or "app.run").partition(".")
+    return f"{name}: {verb.replace('_', ' ')}"

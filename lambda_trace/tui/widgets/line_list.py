@@ -169,7 +169,11 @@ class LineList(ScrollView, can_focus=True):
 
     def scroll_to_item(self, index: int) -> None:
         """Scroll the least needed to show `index`."""
-        rows = max(self.scrollable_content_region.height - self.header_lines, 1)
+        height = self.scrollable_content_region.height
+        if not height:  # not laid out yet
+            self.call_after_refresh(self.scroll_to_item, index)
+            return
+        rows = max(height - self.header_lines, 1)
         top = self.scroll_offset.y
         if index < top:
             self.scroll_to(y=index, animate=False, force=True)
@@ -204,7 +208,10 @@ class LineList(ScrollView, can_focus=True):
             self.post_message(self.Chosen(self, self.cursor))
 
     def on_click(self, event: events.Click) -> None:
-        y = event.y
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        y = offset.y
         if y < self.header_lines:
             return
         index = self.scroll_offset.y + y - self.header_lines
