@@ -258,9 +258,12 @@ class Cells:
         """The freeze band across the row: every frozen stretch in view."""
         ax = self.axis
         lo, hi = ax.t(self.x0), ax.t(self.x0 + self.width)
-        for f, t in zip(ax.starts, ax.ends, strict=True):
-            if t >= lo and f <= hi:
-                self.span(f, t, "band")
+        # Only the freezes in view: a trace may have thousands.
+        k = max(bisect_right(ax.starts, lo) - 1, 0)
+        while k < len(ax.starts) and ax.starts[k] <= hi:
+            if ax.ends[k] >= lo:
+                self.span(ax.starts[k], ax.ends[k], "band")
+            k += 1
 
     def runs(self) -> list[Run]:
         """Consecutive equal roles merged into (text, role) runs."""
@@ -278,18 +281,27 @@ class Cells:
 
 
 def work_cells(
-    trace: Trace, w: Work, axis: TimeAxis, x0: int, width: int, *, leak_from: int | None = None
+    trace: Trace,
+    w: Work,
+    axis: TimeAxis,
+    x0: int,
+    width: int,
+    *,
+    leak_from: int | None = None,
+    segments: list[tuple[int, int, str]] | None = None,
 ) -> list[Run]:
     """A work's row: waiting `─` (`┄` once it outlived its invocation), frozen `▒`, running `█`.
 
     `leak_from`: when the invocation that created it froze; waiting after that is drawn as leaked.
     The freeze band `░` runs through the whole row; the end is marked when it failed, was
-    cancelled or was lost.
+    cancelled or was lost. `segments`: `w.segments(...)` if the caller keeps them.
     """
+    if segments is None:
+        segments = list(w.segments(trace.freezes, trace.end_ns))
     cells = Cells(axis, x0, width)
     cells.bands()
     lo, hi = axis.t(x0), axis.t(x0 + width)
-    for b, e, state in w.segments(trace.freezes, trace.end_ns):
+    for b, e, state in segments:
         if e < lo or b > hi:
             continue
         if state == "waiting" and leak_from is not None and e > leak_from:
@@ -350,11 +362,32 @@ def init_cells(trace: Trace, env: int | None, axis: TimeAxis, x0: int, width: in
     return cells.runs()
 
 
-def ruler(trace: Trace, axis: TimeAxis, x0: int, width: int) -> tuple[list[Run], list[Run]]:
-    """Two ruler lines: invocation labels and times on top; boundaries, `▼`, `❄`, bands below."""
+def invocations_in_view(
+    trace: Trace, starts: list[int], axis: TimeAxis, x0: int, width: int
+) -> list[Invocation]:
+    """Invocations that may show between columns x0 and x0 + width (`starts`: their start_ns)."""
+    lo, hi = axis.t(x0), axis.t(x0 + width)
+    first = max(bisect_right(starts, lo) - 1, 0)
+    last = bisect_right(starts, hi)
+    return trace.invocations[first:last]
+
+
+def ruler(
+    trace: Trace,
+    axis: TimeAxis,
+    x0: int,
+    width: int,
+    invocations: list[Invocation] | None = None,
+) -> tuple[list[Run], list[Run]]:
+    """Two ruler lines: invocation labels and times on top; boundaries, `▼`, `❄`, bands below.
+
+    `invocations`: the ones in view (`invocations_in_view`), when the trace has many.
+    """
+    if invocations is None:
+        invocations = trace.invocations
     cells = Cells(axis, x0, width)
     cells.bands()
-    for inv in trace.invocations:
+    for inv in invocations:
         cells.mark(inv.start_ns, "start")
         if inv.respond_post_ns is not None:
             cells.mark(inv.respond_post_ns, "post")
@@ -375,7 +408,7 @@ def ruler(trace: Trace, axis: TimeAxis, x0: int, width: int) -> tuple[list[Run],
             roles[col + i] = role
         return True
 
-    for inv in trace.invocations:
+    for inv in invocations:
         place(math.floor(axis.x(inv.start_ns)) - x0, f"#{inv.index}", "label")
     step = 16
     previous = ""

@@ -103,6 +103,7 @@ class MainScreen(Screen[None]):
         self._carry = 0.0
         self._timer: Timer | None = None
         self.failed: str | None = None
+        self._inv_position: dict[int, int] = {}
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -198,6 +199,7 @@ class MainScreen(Screen[None]):
         loaded = message.loaded
         self.trace, self.rows, self.replay = loaded.trace, loaded.rows, loaded.replay
         trace = self.trace
+        self._inv_position = {inv.index: i for i, inv in enumerate(trace.invocations)}
         self.query_one("#loading").display = False
         self.query_one("#header", Static).update(self._header_text())
         self.query_one(InvocationList).set_trace(trace)
@@ -260,10 +262,8 @@ class MainScreen(Screen[None]):
     def _row_highlighted(self, message: LineList.Highlighted) -> None:
         row = self.rows[message.index] if message.index < len(self.rows) else None
         self._show_details(row)
-        if row is not None and row.group > 0 and self.trace is not None:
-            positions = {inv.index: i for i, inv in enumerate(self.trace.invocations)}
-            if row.group in positions:
-                self.query_one(InvocationList).move_to(positions[row.group])
+        if row is not None and row.group in self._inv_position:
+            self.query_one(InvocationList).move_to(self._inv_position[row.group])
 
     @on(LineList.Chosen, "#timeline")
     def _row_chosen(self, message: LineList.Chosen) -> None:

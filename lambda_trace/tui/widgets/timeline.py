@@ -26,6 +26,7 @@ from ..layout import (
     group_title,
     init_cells,
     invocation_cells,
+    invocations_in_view,
     leak_start,
     ruler,
     work_cells,
@@ -97,6 +98,9 @@ class Timeline(LineList):
         self._axis: TimeAxis | None = None
         self._styles: dict[str, Style] = {}
         self._leaky: dict[int, str] = {}
+        self._row_of_work: dict[int, int] = {}
+        self._segments: dict[int, list[tuple[int, int, str]]] = {}
+        self._starts: list[int] = []
 
     # -- data ------------------------------------------------------------------------------------
 
@@ -104,6 +108,9 @@ class Timeline(LineList):
         """Show `trace` laid out as `rows`, zoomed to fit."""
         self.trace = trace
         self.rows = rows
+        self._row_of_work = {row.work: i for i, row in enumerate(rows) if row.work is not None}
+        self._segments = {}
+        self._starts = [inv.start_ns for inv in trace.invocations]
         self._leaky = {}
         for f in trace.findings:
             if f.work is not None:
@@ -226,11 +233,11 @@ class Timeline(LineList):
 
     def select_work(self, work_id: int) -> bool:
         """Put the cursor on the row of this work."""
-        for i, row in enumerate(self.rows):
-            if row.work == work_id:
-                self.move_to(i)
-                return True
-        return False
+        index = self._row_of_work.get(work_id)
+        if index is None:
+            return False
+        self.move_to(index)
+        return True
 
     def select_group(self, group: int) -> bool:
         """Put the cursor on the header row of this invocation (0: the first INIT)."""
@@ -257,10 +264,10 @@ class Timeline(LineList):
         for col in (old_col, new_col):
             if col is not None:
                 self.refresh(Region(LABEL_WIDTH + col, 0, 1, h))
-        if changed_rows:
-            for i, row in enumerate(self.rows):
-                if row.work in changed_rows:
-                    self.refresh_item(i)
+        for work_id in changed_rows:
+            index = self._row_of_work.get(work_id)
+            if index is not None:
+                self.refresh_item(index)
 
     def _playhead_col(self) -> int | None:
         if self.playhead_ts is None:
@@ -293,7 +300,12 @@ class Timeline(LineList):
         gw = width - LABEL_WIDTH
         if t is None or gw <= 0:
             return Strip.blank(width, base)
-        labels, marks = ruler(t, self.axis, self.x0, gw)
+        key = ("ruler", y, width, self.item_key())
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        visible = invocations_in_view(t, self._starts, self.axis, self.x0, gw)
+        labels, marks = ruler(t, self.axis, self.x0, gw, visible)
         if y == 0:
             corner = Text(f" {format_ns(self.ns_per_col)}/col", style=self.style("corner"))
             runs = labels
@@ -305,7 +317,9 @@ class Timeline(LineList):
             )
             runs = marks
         head = text_strip(corner, LABEL_WIDTH, base, self.app.console)
-        return Strip.join([head, Strip(self._runs_strip(runs))])
+        strip = Strip.join([head, Strip(self._runs_strip(runs))])
+        self._cache[key] = strip
+        return strip
 
     def render_item(self, index: int, width: int) -> Strip:
         t = self.trace
@@ -334,7 +348,12 @@ class Timeline(LineList):
                 label.append("  ")
             label.append("  " * min(row.depth + 1, 4))
             label.append(literal(work_title(w)), self.style("work"))
-            runs = work_cells(t, w, self.axis, self.x0, gw, leak_from=leak_start(t, w))
+            segments = self._segments.get(w.id)
+            if segments is None:
+                segments = self._segments[w.id] = list(w.segments(t.freezes, t.end_ns))
+            runs = work_cells(
+                t, w, self.axis, self.x0, gw, leak_from=leak_start(t, w), segments=segments
+            )
         label.truncate(LABEL_WIDTH - 1, overflow="ellipsis", pad=True)
         label.append(" ")
         head = text_strip(label, LABEL_WIDTH, base, self.app.console)
