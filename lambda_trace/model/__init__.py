@@ -4,7 +4,8 @@ from .events import SCHEMA_VERSION, Event, json_schema, parse_event
 from .load import load_trace
 from .reader import Diagnostic, TraceFormatError, TraceReader, read_events
 from .report import REPORT_SCHEMA, build_report, render_text
-from .trace import CATEGORIES, EventColumns, Finding, Invocation, Trace, Work
+from .trace import CATEGORIES, EventColumns, Finding, Invocation, Trace
+from .works import Work
 from .writer import TraceWriter
 
 __all__ = [

@@ -1,15 +1,24 @@
 """Leak findings: turns a loaded trace into the categories of DESIGN.md, one message each.
 
-Runs once after the load pass over the invocations and works (not the events), so its cost grows
-with the number of works, spans and freezes, never faster than the trace.
+Runs once after the load pass, over the candidates the pass collected (crossings, cancels, freeze
+and shutdown lists) rather than over every event or work, so its cost never grows faster than the
+trace. Decisions the contract leaves open:
 
-Decisions the contract leaves open (documented in docs/FINDINGS.md):
-* Work created during INIT (`created_in` 0) crosses only when it runs after a freeze; running
-  during the environment's first invocation is ordinary module-level work.
+* Work created during INIT (`created_in` 0) crosses only when it runs after a freeze; running in
+  the environment's first invocation is ordinary module-level work.
 * Timers and callbacks cancelled at or before the freeze are not pending, even when the emulator
   still lists them (asyncio keeps cancelled timers in its heap until they are due).
 * An `io` handle pending at a freeze with no step after the response was posted is an idle
-  resource: `kept_alive`, and its later steps are reuse, not a crossing.
+  resource: `kept_alive`, and its later steps are reuse, not a crossing; idle at a shutdown, it is
+  not `lost` either.
+* A response held without anything named in `held_by` counts only from `HELD_MIN_NS`.
+* `work.cancel` without a reason (or a USER_CANCEL_REASONS one) is the handler's own cancel; any
+  other reason, or a `cancelled` `work.done` with no cancel request, is `dropped`.
+* Errors and logs of INIT work are never misattributed: module-level work belongs to no
+  invocation.
+* Each finding is listed under the invocation where it shows: a crossing under the invocation it
+  ran into, a pending/kept-alive handle under the invocation before the freeze, an error under the
+  invocation billed, a lost one under the last invocation of its environment.
 """
 
 from __future__ import annotations
@@ -17,8 +26,9 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING
 
-from .trace import CATEGORIES, Finding, Invocation, Trace, Work
+from .trace import CATEGORIES, Finding, Invocation, Trace
 from .units import format_ns
+from .works import IO, WORK_TYPES, Work
 
 if TYPE_CHECKING:
     from .load import LoadNotes
@@ -43,13 +53,25 @@ _HINTS = {
     "handler": "the handler kept running after it answered",
 }
 
+_SHUTDOWN_WHY = {
+    "spindown": "the environment was reclaimed",
+    "timeout": "the environment was reset after a timeout",
+    "crash": "the environment crashed",
+    "exit": "the environment exited",
+    "end": "the recording ended",
+    "init_error": "INIT failed",
+}
+
 
 def analyse(trace: Trace, notes: LoadNotes) -> None:
     """Compute `Trace.findings` (and per-invocation derived fields) from a loaded trace."""
     ctx = _Context(trace)
-    findings: list[Finding] = []
     ctx.settle_pending()
-    findings += ctx.per_work()
+    findings: list[Finding] = []
+    findings += ctx.pending(notes)
+    findings += ctx.crossed(notes)
+    findings += ctx.lost()
+    findings += ctx.dropped(notes)
     findings += ctx.per_invocation()
     findings += ctx.errors(notes)
     findings += ctx.logs(notes)
@@ -63,14 +85,11 @@ def analyse(trace: Trace, notes: LoadNotes) -> None:
             f.work if f.work is not None else -1,
         )
     )
-    trace.index_works()
     trace.set_findings(findings)
 
 
 def _hint(w: Work) -> str:
-    return _HINTS.get(
-        "handler" if w.role == "handler" else w.type, "let it finish before answering"
-    )
+    return _HINTS.get("handler" if w.role == "handler" else w.type, "let it finish first")
 
 
 def _inv_name(index: int | None) -> str:
@@ -89,30 +108,35 @@ def _finding(category: str, w: Work | None, invocation: int | None, message: str
     if w is None:
         return Finding(category, None, None, None, None, None, [], invocation, message)
     return Finding(
-        category, w.id, w.type, w.name, w.site, w.created_in, list(w.ran_in), invocation, message
+        category, w.id, w.type, w.name, w.site, w.created_in, w.ran_in, invocation, message
     )
 
 
 class _Context:
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
-        self.works = trace.works_by_id
+        self.t = trace.table
         self.invs = {inv.index: inv for inv in trace.invocations}
         self.by_request = {inv.request_id: inv.index for inv in trace.invocations}
-        self.freeze_ns = [f for f, _t, _i in trace.freezes]
-        # cum[i]: total frozen time of freezes[:i], for O(log F) "frozen between" queries.
-        self.cum = [0]
-        for f, t, _i in trace.freezes:
-            self.cum.append(self.cum[-1] + ((t if t is not None else trace.end_ns) - f))
         self.envs = {e.env: e for e in trace.envs}
         self.last_of_env: dict[int, int] = {}
         for inv in trace.invocations:
             self.last_of_env[inv.env] = inv.index
         self.starts = [inv.start_ns for inv in trace.invocations]
+        self.freeze_ns = [f for f, _t, _i in trace.freezes]
+        # cum[i]: total frozen time of freezes[:i], for O(log F) "frozen between" queries.
+        self.cum = [0]
+        for f, t, _i in trace.freezes:
+            self.cum.append(self.cum[-1] + ((t if t is not None else trace.end_ns) - f))
         self.pending_at: dict[int, list[int]] = {}
-        """work id -> invocations after which it was genuinely pending at the freeze."""
+        """row -> invocations after which it was genuinely pending at the freeze."""
         self.idle_at: dict[int, list[int]] = {}
-        """io work id -> invocations after which it was pending but idle."""
+        """io row -> invocations after which it was pending but idle."""
+        self._io_spans: dict[int, tuple[list[int], list[int], list[int]]] = {}
+        """io row -> (span indexes, begins, ends), grouped once."""
+
+    def work(self, row: int) -> Work:
+        return Work(self.t, row)
 
     def frozen_between(self, start: int, end: int) -> tuple[int, int]:
         """(frozen ns, number of freezes) that began at or after `start` and before `end`."""
@@ -120,23 +144,34 @@ class _Context:
         j = bisect_left(self.freeze_ns, end)
         return self.cum[j] - self.cum[i], j - i
 
-    def still_pending(self, w: Work, at: int) -> bool:
-        if w.done_ns is not None and w.done_ns <= at:
-            return False  # settled before (or exactly at) the freeze
-        cancelled = w.cancel_ns is not None and w.cancel_ns <= at
-        return not (cancelled and w.type in ("timer", "callback"))
+    def io_spans(self, rows: set[int]) -> None:
+        """Group the spans of these io rows once (one pass over the spans), in time order."""
+        s = self.trace.spans
+        for k, idx in s.group(rows - set(self._io_spans)).items():
+            self._io_spans[k] = (idx, [s.begin[i] for i in idx], [s.end[i] for i in idx])
 
-    def idle(self, w: Work, inv: Invocation, at: int) -> bool:
-        """An io handle with no step after the response was posted (or running at `at`)."""
+    def idle(self, row: int, inv: Invocation, at: int) -> bool:
+        """An io row with no step after the response was posted (nor running at `at`)."""
         quiet_from = inv.respond_post_ns if inv.respond_post_ns is not None else inv.start_ns
-        return all(e <= quiet_from or b > at for b, e, _m in w.spans)
+        _idx, begins, ends = self._io_spans.get(row, ([], [], []))
+        i = bisect_right(ends, quiet_from)  # first span ending after quiet_from
+        return i >= len(ends) or begins[i] > at
 
     def settle_pending(self) -> None:
         """Fill `Invocation.pending_at_freeze` and `last_ns`; classify io handles."""
-        trace = self.trace
+        trace, t = self.trace, self.t
         invs = trace.invocations
-        for k, inv in enumerate(invs):
-            nxt = invs[k + 1].start_ns if k + 1 < len(invs) else trace.end_ns
+        io_rows = {
+            t.row[w]
+            for inv in invs
+            for w in inv.raw_pending
+            if w in t.row and t.type_code(t.row[w]) == IO
+        }
+        for e in trace.envs:
+            io_rows.update(t.row[w] for w in e.lost if w in t.row and t.type_code(t.row[w]) == IO)
+        self.io_spans(io_rows)
+        for n, inv in enumerate(invs):
+            nxt = invs[n + 1].start_ns if n + 1 < len(invs) else trace.end_ns
             env = self.envs.get(inv.env)
             ends = [inv.freeze_ns, env.shutdown_ns if env else None, nxt]
             inv.last_ns = min((x for x in ends if x is not None and x >= inv.start_ns), default=nxt)
@@ -144,160 +179,151 @@ class _Context:
                 continue
             pending = []
             for wid in inv.raw_pending:
-                w = self.works.get(wid)
-                if w is None or not self.still_pending(w, inv.freeze_ns):
+                k = t.row.get(wid)
+                if k is None or not t.still_pending(k, inv.freeze_ns):
                     continue
                 pending.append(wid)
-                if w.type == "io" and self.idle(w, inv, inv.freeze_ns):
-                    self.idle_at.setdefault(wid, []).append(inv.index)
+                if t.type_code(k) == IO and self.idle(k, inv, inv.freeze_ns):
+                    self.idle_at.setdefault(k, []).append(inv.index)
                 else:
-                    self.pending_at.setdefault(wid, []).append(inv.index)
+                    self.pending_at.setdefault(k, []).append(inv.index)
             inv.pending_at_freeze = pending
 
     # -- findings about one unit of work ---------------------------------------------------------
 
-    def per_work(self) -> list[Finding]:
+    def pending(self, notes: LoadNotes) -> list[Finding]:
         out: list[Finding] = []
-        lost_at = self._lost()
-        for w in self.works.values():
-            after = self.pending_at.get(w.id)
-            if after:
-                out.append(self._pending(w, after))
-            cross = self._crossing(w)
-            if cross is not None:
-                out.append(self._crossed(w, *cross))
-            if w.id in lost_at:
-                out.append(self._lost_finding(w, *lost_at[w.id]))
-            if self._dropped(w):
-                out.append(self._dropped_finding(w))
+        for k, after in self.pending_at.items():
+            w = self.work(k)
+            first = self.invs[after[0]]
+            also = f" (and after {', '.join(map(str, after[1:]))})" if len(after) > 1 else ""
+            msg = (
+                f"{w.label()} {_created(w)} was still pending when the environment froze after "
+                f"{_inv_name(first.index)}{also}: {_hint(w)}"
+            )
+            f = _finding("pending_at_freeze", w, first.index, msg)
+            f.timings = {"created_ns": w.created_ns, "freeze_ns": first.freeze_ns or 0}
+            f.details = {"frozen_after": list(after)}
+            out.append(f)
         return out
 
-    def _pending(self, w: Work, after: list[int]) -> Finding:
-        first = self.invs[after[0]]
-        assert first.freeze_ns is not None
-        also = f" (and after {', '.join(map(str, after[1:]))})" if len(after) > 1 else ""
-        hint = _hint(w)
-        msg = (
-            f"{w.label()} {_created(w)} was still pending when the environment froze after "
-            f"{_inv_name(first.index)}{also}: {hint}"
-        )
-        f = _finding("pending_at_freeze", w, first.index, msg)
-        f.timings = {"created_ns": w.created_ns, "freeze_ns": first.freeze_ns}
-        f.details = {"frozen_after": list(after)}
-        return f
-
-    def _crossing(self, w: Work) -> tuple[int, int] | None:
+    def _crossing(self, k: int) -> tuple[int, int] | None:
         """(ts, invocation) of the first step run in a later invocation after a freeze."""
-        if w.cross_ns < 0:
-            return None
-        if w.type != "io":
-            return w.cross_ns, w.cross_inv
+        t = self.t
+        if t.type_code(k) != IO:
+            return t.cross[k]
         # io: only steps after a freeze at which it was still busy are a crossing.
-        busy = self.pending_at.get(w.id)
+        busy = self.pending_at.get(k)
         if not busy:
             return None
-        freeze = self.invs[busy[0]].freeze_ns
-        assert freeze is not None
-        for b, _e, m in w.spans:
-            if b > freeze and m != w.created_in:
-                return b, m
+        freeze = self.invs[busy[0]].freeze_ns or 0
+        s = self.trace.spans
+        for i in self._io_spans.get(k, ([], [], []))[0]:
+            if s.begin[i] > freeze and s.inv[i] != t.created_in[k]:
+                return s.begin[i], s.inv[i]
         return None
 
-    def _crossed(self, w: Work, ts: int, m: int) -> Finding:
-        frozen, count = self.frozen_between(w.created_ns, ts)
-        into_ns = ts - self.invs[m].start_ns if m in self.invs else 0
-        across = f" across {count} freezes" if count > 1 else ""
-        later = [x for x in w.ran_in if x > m]
-        again = f" (and again in {', '.join(map(str, later))})" if later else ""
-        msg = (
-            f"{w.label()} was {_created(w)}, frozen for {format_ns(frozen)}{across}, "
-            f"and ran {format_ns(into_ns)} into {_inv_name(m)}{again}"
-        )
-        f = _finding("crossed_invocation", w, m, msg)
-        f.timings = {
-            "created_ns": w.created_ns,
-            "ran_ns": ts,
-            "frozen_ns": frozen,
-            "into_ns": into_ns,
-        }
-        f.details = {"freezes": count}
-        return f
+    def crossed(self, notes: LoadNotes) -> list[Finding]:
+        out: list[Finding] = []
+        for k in notes.crossed:
+            cross = self._crossing(k)
+            if cross is None:
+                continue
+            ts, m = cross
+            w = self.work(k)
+            frozen, count = self.frozen_between(w.created_ns, ts)
+            into_ns = ts - self.invs[m].resumed_ns if m in self.invs else 0
+            across = f" across {count} freezes" if count > 1 else ""
+            later = [x for x in w.ran_in if x > m]
+            again = f" (and again in {', '.join(map(str, later))})" if later else ""
+            msg = (
+                f"{w.label()} was {_created(w)}, frozen for {format_ns(frozen)}{across}, "
+                f"and ran {format_ns(into_ns)} into {_inv_name(m)}{again}"
+            )
+            f = _finding("crossed_invocation", w, m, msg)
+            f.timings = {
+                "created_ns": w.created_ns,
+                "ran_ns": ts,
+                "frozen_ns": frozen,
+                "into_ns": into_ns,
+            }
+            f.details = {"freezes": count}
+            out.append(f)
+        return out
 
-    def _lost(self) -> dict[int, tuple[int, str, int | None]]:
-        """work id -> (ts, why, invocation) for work pending when its environment ended."""
-        out: dict[int, tuple[int, str, int | None]] = {}
-        trace = self.trace
+    def lost(self) -> list[Finding]:
+        """Work pending when its environment ended (or when the trace ended)."""
+        out: list[Finding] = []
+        trace, t = self.trace, self.t
         for env in trace.envs:
             last = self.last_of_env.get(env.env)
             if env.shutdown_ns is None:
-                if env is not (trace.envs[-1] if trace.envs else None):
+                if env is not trace.envs[-1]:
                     continue
                 # The trace ends without a shutdown: everything unfinished in it is lost.
                 at, why = trace.end_ns, "the trace ended"
-                ids = [
-                    w.id
-                    for w in self.works.values()
-                    if w.env == env.env and self.still_pending(w, at)
-                ]
+                rows = [k for k in range(len(t)) if t.env[k] == env.env and t.still_pending(k, at)]
             else:
                 at = env.shutdown_ns
-                why = {
-                    "spindown": "the environment was reclaimed",
-                    "timeout": "the environment was reset after a timeout",
-                    "crash": "the environment crashed",
-                    "exit": "the environment exited",
-                    "end": "the recording ended",
-                    "init_error": "INIT failed",
-                }.get(env.shutdown_reason or "", "the environment ended")
-                ids = env.lost
-            for wid in ids:
-                w = self.works.get(wid)
-                if w is None or not self.still_pending(w, at):
+                why = _SHUTDOWN_WHY.get(env.shutdown_reason or "", "the environment ended")
+                rows = [t.row[w] for w in env.lost if w in t.row]
+            for k in rows:
+                if not t.still_pending(k, at):
                     continue
-                if w.type == "io" and last is not None and self.idle(w, self.invs[last], at):
-                    continue  # an idle handle closed with its environment: see kept_alive
-                out[wid] = (at, why, last)
+                if t.type_code(k) == IO and last is not None:
+                    self.io_spans({k})
+                    if self.idle(k, self.invs[last], at):
+                        continue  # an idle handle closed with its environment: see kept_alive
+                w = self.work(k)
+                never = "never finished" if t.ran_first[k] >= 0 else "never ran"
+                msg = f"{w.label()} {_created(w)} {never}: it was pending when {why}"
+                if last is not None:
+                    msg += f" (after {_inv_name(last)})"
+                f = _finding("lost", w, last, msg)
+                f.timings = {"created_ns": w.created_ns, "lost_ns": at}
+                out.append(f)
         return out
 
-    def _lost_finding(self, w: Work, at: int, why: str, inv: int | None) -> Finding:
-        never = "never finished" if w.span_head >= 0 else "never ran"
-        msg = f"{w.label()} {_created(w)} {never}: it was pending when {why}"
-        if inv is not None:
-            msg += f" (after {_inv_name(inv)})"
-        f = _finding("lost", w, inv, msg)
-        f.timings = {"created_ns": w.created_ns, "lost_ns": at}
-        return f
+    def dropped(self, notes: LoadNotes) -> list[Finding]:
+        """Work the runtime cancelled or discarded (teardown), not the handler's own cancels."""
+        out: list[Finding] = []
+        t = self.t
+        for k in dict.fromkeys(notes.cancelled):
+            reason = t.cancel_reason.get(k)
+            cancel = t.cancel.get(k)
+            if cancel is not None:
+                if reason is None or reason in USER_CANCEL_REASONS:
+                    continue
+                at, inv = cancel
+                index: int | None = inv if inv >= 0 else None
+            else:
+                at = t.done_ns[k]  # cancelled with no cancel request: the runtime discarded it
+                index = self._inv_at(at)
+            w = self.work(k)
+            by = f"by {reason}" if reason else "by the runtime"
+            never = "before it finished" if t.ran_first[k] >= 0 else "before it ever ran"
+            msg = f"{w.label()} {_created(w)} was cancelled {by} {never}: {_hint(w)}"
+            f = _finding("dropped", w, index, msg)
+            f.timings = {"created_ns": w.created_ns, "dropped_ns": at}
+            f.details = {"reason": reason}
+            out.append(f)
+        return out
 
-    def _dropped(self, w: Work) -> bool:
-        if w.cancel_ns is not None:
-            return w.cancel_reason is not None and w.cancel_reason not in USER_CANCEL_REASONS
-        # Cancelled with no cancel request recorded: the runtime discarded it.
-        return w.status == "cancelled"
-
-    def _dropped_finding(self, w: Work) -> Finding:
-        by = f"by {w.cancel_reason}" if w.cancel_reason else "by the runtime"
-        at = w.cancel_ns if w.cancel_ns is not None else w.done_ns
-        inv = w.cancel_inv if w.cancel_ns is not None else self._inv_at(at)
-        never = "before it ever ran" if w.span_head < 0 else "before it finished"
-        msg = f"{w.label()} {_created(w)} was cancelled {by} {never}: {_hint(w)}"
-        f = _finding("dropped", w, inv, msg)
-        f.timings = {"created_ns": w.created_ns, "dropped_ns": at if at is not None else 0}
-        f.details = {"reason": w.cancel_reason}
-        return f
-
-    def _inv_at(self, ts: int | None) -> int | None:
+    def _inv_at(self, ts: int) -> int | None:
         """The invocation that had started last at `ts` (None before the first)."""
-        if ts is None:
-            return None
         k = bisect_right(self.starts, ts)
         return self.trace.invocations[k - 1].index if k else None
 
     # -- findings about one invocation -----------------------------------------------------------
 
     def _names(self, ids: list[int]) -> str:
-        labels = [self.works[i].label() if i in self.works else f"work {i}" for i in ids[:3]]
+        t = self.t
+        labels = [self.work(t.row[i]).label() if i in t.row else f"work {i}" for i in ids[:3]]
         more = f" and {len(ids) - 3} more" if len(ids) > 3 else ""
         return ", ".join(labels) + more
+
+    def _first(self, ids: list[int]) -> Work | None:
+        return self.work(self.t.row[ids[0]]) if ids and ids[0] in self.t.row else None
 
     def per_invocation(self) -> list[Finding]:
         out: list[Finding] = []
@@ -322,8 +348,7 @@ class _Context:
             f"the response of {_inv_name(inv.index)} was held {format_ns(inv.held_ns)} after "
             f"{via} until the event loop drained{holders}"
         )
-        first = self.works.get(inv.held_by[0]) if inv.held_by else None
-        f = _finding("held_response", first, inv.index, msg)
+        f = _finding("held_response", self._first(inv.held_by), inv.index, msg)
         f.timings = {
             "respond_call_ns": inv.respond_call_ns or 0,
             "respond_post_ns": inv.respond_post_ns or 0,
@@ -333,26 +358,30 @@ class _Context:
         return f
 
     def _timeout(self, inv: Invocation, answered: int, via: str) -> Finding:
+        t = self.t
         keepers = list(inv.held_by)
         if not keepers:
             env = self.envs.get(inv.env)
             for wid in env.lost if env else []:
-                w = self.works.get(wid)
-                if w is not None and w.ref and w.type in LOOP_KEEPERS and w.role != "handler":
+                k = t.row.get(wid)
+                if (
+                    k is not None
+                    and t.is_ref(k)
+                    and not t.is_handler(k)
+                    and WORK_TYPES[t.type_code(k)] in LOOP_KEEPERS
+                ):
                     keepers.append(wid)
         end = inv.respond_post_ns if inv.respond_post_ns is not None else inv.end_ns
         end = end if end is not None else answered
-        by = (
-            f"ref'd handles kept the loop busy: {self._names(keepers)}"
-            if keepers
-            else ("something kept the loop busy")
-        )
+        if keepers:
+            by = f"ref'd handles kept the loop busy: {self._names(keepers)}"
+        else:
+            by = "something kept the loop busy"
         msg = (
             f"{_inv_name(inv.index)} answered via {via} {format_ns(answered - inv.start_ns)} in "
             f"but timed out after {format_ns(end - inv.start_ns)}: {by}; close or unref them"
         )
-        first = self.works.get(keepers[0]) if keepers else None
-        f = _finding("timeout_keepalive", first, inv.index, msg)
+        f = _finding("timeout_keepalive", self._first(keepers), inv.index, msg)
         f.timings = {"respond_call_ns": answered, "timeout_ns": end, "waited_ns": end - answered}
         f.details = {"kept_by": keepers}
         return f
@@ -362,7 +391,7 @@ class _Context:
     def errors(self, notes: LoadNotes) -> list[Finding]:
         out: list[Finding] = []
         for e in notes.errors:
-            w = self.works[e.work]
+            w = self.work(e.row)
             text = e.message if len(e.message) <= 80 else e.message[:77] + "..."
             fatal = " and reset the environment" if e.fatal else ""
             msg = (
@@ -378,7 +407,7 @@ class _Context:
     def logs(self, notes: LoadNotes) -> list[Finding]:
         out: list[Finding] = []
         for note in notes.logs.values():
-            w = self.works[note.work]
+            w = self.work(note.row)
             lines = "1 log line" if note.count == 1 else f"{note.count} log lines"
             were = "was" if note.count == 1 else "were"
             tagged = self.by_request.get(note.request_id or "")
@@ -401,9 +430,9 @@ class _Context:
     def kept_alive(self, others: list[Finding]) -> list[Finding]:
         flagged = {f.work for f in others}
         out: list[Finding] = []
-        for wid, after in self.idle_at.items():
-            w = self.works[wid]
-            if wid in flagged:
+        for k, after in self.idle_at.items():
+            w = self.work(k)
+            if w.id in flagged:
                 continue
             count = f"{len(after)} freezes" if len(after) > 1 else "a freeze"
             msg = (

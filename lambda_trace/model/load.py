@@ -13,34 +13,36 @@ import os
 import sys
 import time
 import zlib
+from array import array
 from bisect import insort
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate, count
+from operator import add
 from typing import Any
 
 import orjson
 
 from .analysis import analyse
 from .check import check_event
-from .fastcheck import FAST_CHECKS
+from .fastcheck import REST_CHECKS
 from .reader import MAX_LINE, TraceReader, _why
-from .trace import (
-    KIND_CODES,
-    OPAQUE,
-    Env,
-    EventColumns,
-    Freeze,
-    Invocation,
-    SpanStore,
-    Trace,
-    Work,
-    file_size,
-)
+from .trace import KIND_CODES, KINDS, OPAQUE, Env, EventColumns, Invocation, Trace, file_size
+from .works import REF, ROLE, STATUS_CODES, TYPE_CODES, Freeze, SpanStore, WorkTable
+
+_UNKNOWN_TYPE = TYPE_CODES["?"]
+
+
+def _never(obj: dict[str, Any]) -> bool:
+    return False
+
 
 Progress = Callable[[int, int], None]
 """Called with (bytes read, total bytes) about every `PROGRESS_EVERY_S` seconds, and at the end."""
 PROGRESS_EVERY_S = 0.25
 CHUNK = 1024 * 1024
+GZIP_CHUNK = 64 * 1024
+"""Smaller reads for gzip: a truncated stream loses what the failing read had decoded."""
 
 _BEGIN = KIND_CODES["work.begin"]
 _END = KIND_CODES["work.end"]
@@ -66,7 +68,8 @@ _TRACE_START = KIND_CODES["trace.start"]
 class LogNote:
     """Log lines of one work emitted during one invocation other than the one that created it."""
 
-    work: int
+    row: int
+    """Row of the work in the WorkTable."""
     inv: int
     count: int
     first_ns: int
@@ -79,7 +82,7 @@ class ErrorNote:
     """An error event billed to an invocation other than the one that created its work."""
 
     ts: int
-    work: int
+    row: int
     billed: int
     type: str
     message: str
@@ -92,6 +95,8 @@ class LoadNotes:
 
     logs: dict[tuple[int, int], LogNote] = field(default_factory=dict)
     errors: list[ErrorNote] = field(default_factory=list)
+    crossed: list[int] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
 
 
 def load_trace(
@@ -119,13 +124,20 @@ class _Loader:
         self.max_line = max_line
         self.cols = EventColumns(reader.path)
         self.spans = SpanStore()
-        self.works: dict[int, Work] = {}
+        self.table = WorkTable(self.spans)
+        # trace.start after the header is never accepted by the fast path: _slow reports it.
+        self.rest_checks = [_never if k == "trace.start" else REST_CHECKS[k] for k in KINDS]
+        self.crossed: list[int] = []
+        """Rows that ran in another invocation after a freeze."""
+        self.cancelled: list[int] = []
+        """Rows with a work.cancel or a cancelled work.done."""
         self.invocations: list[Invocation] = []
         self.inv_by_index: dict[int, Invocation] = {}
         self.envs: list[Env] = []
         self.env: Env | None = None
         self.freezes: list[Freeze] = []
-        self.n_freezes = 0
+        self.last_freeze_ns = -1
+        self.env_id: int | None = None
         self.notes = LoadNotes()
         self.stacks: dict[tuple[str, ...], tuple[str, ...]] = {}
         header = reader.header
@@ -140,6 +152,7 @@ class _Loader:
         stream = self.reader.stream
         raw: Any = stream.fileobj if isinstance(stream, gzip.GzipFile) else stream
         total = file_size(self.path)
+        chunk_size = GZIP_CHUNK if isinstance(stream, gzip.GzipFile) else CHUNK
         last_report = time.monotonic()
         carry = b""
         skipping = -1  # offset of a too-long line being skipped, or -1
@@ -147,7 +160,7 @@ class _Loader:
         max_line = self.max_line
         while True:
             try:
-                chunk = stream.read(CHUNK)
+                chunk = stream.read(chunk_size)
             except (OSError, EOFError, zlib.error) as exc:
                 # What was decoded before the error is kept; the partial line is dropped as the
                 # reader drops it.
@@ -221,241 +234,365 @@ class _Loader:
         """Check and index a batch of lines (hot loop: locals only, rare kinds in `_other`)."""
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
-        fast = FAST_CHECKS
         codes = KIND_CODES
+        rest_checks = self.rest_checks
         report = self.reader._report
         cols = self.cols
-        seq_append = cols.seq.append
         ts_append = cols.ts.append
         kind_append = cols.kind.append
         inv_append = cols.inv.append
         work_append = cols.work.append
-        off_append = cols.offset.append
         spans = self.spans
-        sb, se, si, sn = spans.begin.append, spans.end.append, spans.inv.append, spans.next.append
-        span_next = spans.next
-        works = self.works
+        sb, se, si, sw = spans.begin.append, spans.end.append, spans.inv.append, spans.work.append
+        table = self.table
+        rows = table.row
+        open_ns = table.open_ns
+        open_inv = table.open_inv
+        ran_last = table.ran_last
+        ran_first = table.ran_first
+        created_in = table.created_in
+        done_ns = table.done_ns
+        status_col = table.status
+        id_append = table.id.append
+        parent_append = table.parent.append
+        created_in_append = table.created_in.append
+        created_ns_append = table.created_ns.append
+        env_append = table.env.append
+        flags_append = table.flags.append
+        name_append = table.name.append
+        site_append = table.site.append
+        stack_append = table.stack.append
+        stacks = self.stacks
+        type_codes = TYPE_CODES
+        intern = sys.intern
+        create_code, done_code = _CREATE, _DONE
         other = self._other
         max_line = self.max_line
-        newline = 1 if complete else 0
-        line_no = self.line_no
-        offset = self.offset
+        base_line = self.line_no
+        # Offsets of every line, computed in C: previous lengths plus one newline each.
+        starts = array("q", map(add, accumulate(map(len, lines), initial=self.offset), count()))
+        rejected: list[int] = []
+        reject = rejected.append
+        long_lines = max(map(len, lines), default=0) > max_line
         last_seq = self.last_seq
         last_ts = self.last_ts
-        for line in lines:
-            line_no += 1
-            off = offset
-            n = len(line)
-            offset += n + newline
-            if n > max_line:
+        begin_code, end_code, log_code = _BEGIN, _END, _LOG
+        for i, line in enumerate(lines):
+            if long_lines and len(line) > max_line:
+                n = len(line) + (1 if complete else 0)
                 report(
-                    line_no,
-                    off,
-                    f"line is {n + newline:,} bytes, over the {max_line:,}-byte limit; skipped",
+                    base_line + i + 1,
+                    starts[i],
+                    f"line is {n:,} bytes, over the {max_line:,}-byte limit; skipped",
                 )
+                reject(i)
                 continue
             try:
                 obj = loads(line)
             except decode_error:
-                self._bad_json(line_no, off, line, complete)
+                self._bad_json(base_line + i + 1, starts[i], line, complete)
+                reject(i)
                 continue
-            kind: Any = obj.get("kind") if type(obj) is dict else None
-            check = fast.get(kind) if type(kind) is str else None
-            if check is not None and check(obj):
-                code = codes[kind]
-                if code == _TRACE_START:
-                    report(line_no, off, "second trace.start header (two traces concatenated?)")
-                    continue
-            else:
-                problem = check_event(obj)
-                if problem is not None:
-                    report(line_no, off, problem)
-                    continue
-                report(
-                    line_no, off, f"unknown event kind {kind!r}, kept as an opaque event", "warning"
+            # Fast path: common fields checked inline (fastcheck.common_ok, folded into the order
+            # checks: seq > last_seq >= 0 and ts >= last_ts >= 0 imply the NonNeg bounds), then
+            # the kind's own fields. Anything else takes the exact, reporting path.
+            try:
+                seq = obj["seq"]
+                ts = obj["ts"]
+                inv = obj["inv"]
+                code = codes[obj["kind"]]
+            except (KeyError, TypeError, IndexError):
+                code = -1
+            if (
+                code >= 0
+                and type(seq) is int
+                and seq > last_seq
+                and type(ts) is int
+                and ts >= last_ts
+                and (inv is None or (type(inv) is int and inv >= 0))
+                and complete
+                and (
+                    (
+                        (code in (begin_code, end_code))
+                        and type(wid := obj.get("work")) is int
+                        and wid >= 0
+                    )
+                    or rest_checks[code](obj)
                 )
-                code = OPAQUE
-            seq = obj["seq"]
-            ts = obj["ts"]
-            inv = obj["inv"]
-            if seq <= last_seq:
-                report(line_no, off, f"seq {seq} does not increase (previous {last_seq})")
-            else:
+            ):
                 last_seq = seq
-            if ts < last_ts:
-                report(line_no, off, f"ts {ts} goes backwards (previous {last_ts})")
-            else:
                 last_ts = ts
-            if not complete:
-                report(line_no, off, "last line has no newline", "warning")
-            seq_append(seq)
-            ts_append(ts)
-            kind_append(code)
-            inv_append(-1 if inv is None else inv)
-            off_append(off)
-            if code == _BEGIN:
-                wid = obj["work"]
-                work_append(wid)
-                w = works.get(wid)
-                if w is None:
-                    w = self._unknown_work(wid, ts, inv)
-                w.open_ns = ts
-                if inv is None:
-                    w.open_inv = -1
-                    continue
-                w.open_inv = inv
-                ran = w.ran_in
-                if not ran or ran[-1] < inv:
-                    ran.append(inv)
-                elif inv not in ran:
-                    insort(ran, inv)
-                if (
-                    inv != w.created_in
-                    and w.cross_ns < 0
-                    and self.n_freezes > w.freezes_at_create
-                    and w.created_in is not None
-                ):
-                    w.cross_ns = ts
-                    w.cross_inv = inv
-            elif code == _END:
-                wid = obj["work"]
-                work_append(wid)
-                w = works.get(wid)
-                if w is not None and w.open_ns >= 0:
-                    sb(w.open_ns)
-                    se(ts)
-                    si(w.open_inv)
-                    sn(-1)
-                    i = len(span_next) - 1
-                    if w.span_tail >= 0:
-                        span_next[w.span_tail] = i
-                    else:
-                        w.span_head = i
-                    w.span_tail = i
-                    w.open_ns = -1
-            elif code == _LOG:
-                wid = obj.get("work")
-                if wid is None:
-                    work_append(-1)
-                    continue
-                work_append(wid)
-                w = works.get(wid)
-                if (
-                    w is not None
-                    and inv is not None
-                    and inv != w.created_in
-                    and inv >= 1
-                    and w.created_in is not None
-                    and w.created_in >= 1
-                ):
-                    self._log_note(w, obj, ts, inv)
             else:
-                work_append(other(code, obj, ts, inv))
-        self.line_no = line_no
-        self.offset = offset
+                code, last_seq, last_ts = self._careful(
+                    obj, base_line + i + 1, starts[i], last_seq, last_ts, complete
+                )
+                if code < 0:
+                    reject(i)
+                    continue
+                ts = obj["ts"]
+                inv = obj["inv"]
+                if code in (begin_code, end_code):
+                    wid = obj["work"]
+            try:
+                ts_append(ts)
+                kind_append(code)
+                inv_append(-1 if inv is None else inv)
+                if code == begin_code:
+                    work_append(wid)
+                    k = rows.get(wid)
+                    if k is None:
+                        k = self._unknown_work(wid, ts, inv)
+                    open_ns[k] = ts
+                    if inv is None:
+                        open_inv[k] = -1
+                    else:
+                        open_inv[k] = inv
+                        r = ran_last[k]
+                        if r != inv:
+                            if r < 0 and created_in[k] == inv:  # first step, where created
+                                ran_first[k] = inv
+                                ran_last[k] = inv
+                            else:
+                                self._ran(k, inv, ts)
+                elif code == end_code:
+                    work_append(wid)
+                    k = rows.get(wid)
+                    if k is not None:
+                        b = open_ns[k]
+                        if b >= 0:
+                            sb(b)
+                            se(ts)
+                            si(open_inv[k])
+                            sw(k)
+                            open_ns[k] = -1
+                elif code == log_code:
+                    wid = obj.get("work")
+                    if wid is None:
+                        work_append(-1)
+                        continue
+                    work_append(wid)
+                    k = rows.get(wid)
+                    if k is not None and inv is not None and inv >= 1:
+                        c = created_in[k]
+                        if c >= 1 and c != inv:
+                            self._log_note(k, obj, ts, inv)
+                elif code == create_code:
+                    wid = obj["work"]
+                    work_append(wid)
+                    if wid in rows:
+                        continue  # a second work.create for one id: the first wins
+                    # WorkTable.add inlined: the huge-int columns first, the id -> row map last,
+                    # so an OverflowError leaves a prefix that WorkTable.repair() drops.
+                    k = len(table.id)
+                    if k >= table.capacity:
+                        table.grow()
+                    id_append(wid)
+                    parent = obj["parent"]
+                    parent_append(-1 if parent is None else parent)
+                    c = obj["created_in"]
+                    created_in_append(-1 if c is None else c)
+                    created_ns_append(ts)
+                    env_id = self.env_id
+                    env_append(-1 if env_id is None else env_id)
+                    role = obj.get("role")
+                    flags_append(
+                        type_codes[obj["type"]]
+                        | (ROLE if role is not None else 0)
+                        | (0 if obj.get("ref") is False else REF)
+                    )
+                    name_append(intern(obj["name"]))
+                    site_append(intern(obj["site"]))
+                    raw = tuple(obj["stack"])  # many works share a stack: hold one per distinct
+                    stack = stacks.get(raw)
+                    if stack is None:
+                        stack = stacks[raw] = tuple(map(intern, raw))
+                    stack_append(stack)
+                    rows[wid] = k
+                    if role is not None or "delay_ns" in obj:
+                        self._create_extra(k, obj, inv)
+                elif code == done_code:
+                    wid = obj["work"]
+                    work_append(wid)
+                    k = rows.get(wid)
+                    if k is None:
+                        k = self._unknown_work(wid, ts, inv)
+                    b = open_ns[k]
+                    if b >= 0:
+                        sb(b)
+                        se(ts)
+                        si(open_inv[k])
+                        sw(k)
+                        open_ns[k] = -1
+                    if done_ns[k] < 0:
+                        done_ns[k] = ts
+                        if obj["status"] == "ok" and len(obj) == 6:
+                            status_col[k] = 1
+                        else:
+                            self._done_extra(k, obj)
+                else:
+                    work_append(other(code, obj, ts, inv))
+            except OverflowError:
+                # An id or time beyond 2**63 (valid JSON, not storable in the columns).
+                self._overflow(base_line + i + 1, starts[i])
+        n = len(lines)
+        if rejected:
+            dropped = set(rejected)
+            cols.offset.extend(starts[i] for i in range(n) if i not in dropped)
+        else:
+            cols.offset.extend(starts[:n])
+        self.line_no = base_line + n
+        # An incomplete batch is the single last line, with no newline after it.
+        self.offset = starts[n] if complete or not n else starts[0] + len(lines[0])
         self.last_seq = last_seq
         self.last_ts = last_ts
 
+    def _careful(
+        self, obj: Any, line_no: int, off: int, last_seq: int, last_ts: int, complete: bool
+    ) -> tuple[int, int, int]:
+        """Exact check and order diagnostics in the reader's order: (code or -1, seq, ts)."""
+        code = self._slow(obj, line_no, off)
+        if code < 0:
+            return code, last_seq, last_ts
+        report = self.reader._report
+        seq, ts = obj["seq"], obj["ts"]
+        if seq <= last_seq:
+            report(line_no, off, f"seq {seq} does not increase (previous {last_seq})")
+        else:
+            last_seq = seq
+        if ts < last_ts:
+            report(line_no, off, f"ts {ts} goes backwards (previous {last_ts})")
+        else:
+            last_ts = ts
+        if not complete:
+            report(line_no, off, "last line has no newline", "warning")
+        return code, last_seq, last_ts
+
+    def _slow(self, obj: Any, line_no: int, off: int) -> int:
+        """The exact check for what the fast path did not accept: a code, or -1 if rejected."""
+        report = self.reader._report
+        problem = check_event(obj)
+        if problem is not None:
+            report(line_no, off, problem)
+            return -1
+        kind = obj["kind"]
+        if kind == "trace.start":
+            report(line_no, off, "second trace.start header (two traces concatenated?)")
+            return -1
+        code = KIND_CODES.get(kind)
+        if code is not None:
+            return code  # unreachable while fastcheck agrees with check_event
+        report(line_no, off, f"unknown event kind {kind!r}, kept as an opaque event", "warning")
+        return OPAQUE
+
+    def _overflow(self, line_no: int, off: int) -> None:
+        # Keep the columns aligned: drop what this event appended, keep it as a bare opaque row
+        # (its offset is added with the batch).
+        self.table.repair()
+        cols = self.cols
+        n = len(cols.work)  # appended last: the length before this event
+        for col in (cols.ts, cols.kind, cols.inv):
+            del col[n:]
+        cols.ts.append(cols.ts[-1] if n else 0)
+        cols.kind.append(OPAQUE)
+        cols.inv.append(-1)
+        cols.work.append(-1)
+        self.reader._report(
+            line_no, off, "a number in this event is too large to index; shown as opaque", "warning"
+        )
+
     # -- less frequent kinds ---------------------------------------------------------------------
 
-    def _unknown_work(self, wid: int, ts: int, inv: int | None) -> Work:
+    def _unknown_work(self, wid: int, ts: int, inv: int | None) -> int:
         # A step of work whose work.create is missing (a damaged trace): keep what we can.
-        w = Work(wid, "?", f"work {wid}", "?", (), None, inv, ts, self._env_id(), store=self.spans)
-        w.freezes_at_create = self.n_freezes
-        self.works[wid] = w
-        return w
+        return self.table.add(
+            wid, _UNKNOWN_TYPE, f"work {wid}", "?", (), None, inv, ts, self.env_id
+        )
 
-    def _env_id(self) -> int | None:
-        return self.env.env if self.env is not None else None
-
-    def _close_span(self, w: Work, ts: int) -> None:
-        if w.open_ns < 0:
-            return
-        i = self.spans.add(w.open_ns, ts, w.open_inv)
-        if w.span_tail >= 0:
-            self.spans.next[w.span_tail] = i
+    def _ran(self, k: int, inv: int, ts: int) -> None:
+        """A step of row k in an invocation other than its previous step's."""
+        t = self.table
+        last = t.ran_last[k]
+        if last < 0:
+            t.ran_first[k] = inv
         else:
-            w.span_head = i
-        w.span_tail = i
-        w.open_ns = -1
+            more = t.ran_more.get(k)
+            if more is None:
+                more = t.ran_more[k] = [t.ran_first[k]]
+            if inv not in more:
+                insort(more, inv)
+        t.ran_last[k] = inv
+        c = t.created_in[k]
+        # Freezes come in time order: one began after the work was created iff the last did.
+        if c >= 0 and inv != c and k not in t.cross and self.last_freeze_ns >= t.created_ns[k]:
+            t.cross[k] = (ts, inv)
+            self.crossed.append(k)
 
-    def _log_note(self, w: Work, obj: dict[str, Any], ts: int, inv: int) -> None:
-        key = (w.id, inv)
+    def _close_span(self, k: int, ts: int) -> None:
+        t = self.table
+        b = t.open_ns[k]
+        if b >= 0:
+            self.spans.add(b, ts, t.open_inv[k], k)
+            t.open_ns[k] = -1
+
+    def _log_note(self, k: int, obj: dict[str, Any], ts: int, inv: int) -> None:
+        key = (k, inv)
         note = self.notes.logs.get(key)
         if note is None:
             text = obj["text"]
-            self.notes.logs[key] = LogNote(w.id, inv, 1, ts, obj["request_id"], text[:200])
+            self.notes.logs[key] = LogNote(k, inv, 1, ts, obj["request_id"], text[:200])
         else:
             note.count += 1
 
+    def _create_extra(self, k: int, obj: dict[str, Any], inv: int | None) -> None:
+        delay = obj.get("delay_ns")
+        if delay is not None:
+            self.table.delay_ns[k] = delay
+        if obj.get("role") == "handler" and inv is not None:
+            current = self.inv_by_index.get(inv)
+            if current is not None and current.handler_work is None:
+                current.handler_work = obj["work"]
+
+    def _done_extra(self, k: int, obj: dict[str, Any]) -> None:
+        t = self.table
+        status = obj["status"]
+        t.status[k] = STATUS_CODES[status]
+        if status == "cancelled":
+            self.cancelled.append(k)
+        error = (obj.get("error_type"), obj.get("error_message"))
+        if error != (None, None):
+            t.error[k] = error
+
+    def _work_row(self, wid: int, ts: int, inv: int | None) -> int:
+        k = self.table.row.get(wid)
+        return self._unknown_work(wid, ts, inv) if k is None else k
+
     def _other(self, code: int, obj: dict[str, Any], ts: int, inv: int | None) -> int:
         """Index one event of a less frequent kind; returns the work id it names, or -1."""
-        if code == _CREATE:
-            wid: int = obj["work"]
-            if wid not in self.works:
-                stack = tuple(sys.intern(s) for s in obj["stack"])
-                stack = self.stacks.setdefault(stack, stack)
-                w = Work(
-                    wid,
-                    sys.intern(obj["type"]),
-                    sys.intern(obj["name"]),
-                    sys.intern(obj["site"]),
-                    stack,
-                    obj["parent"],
-                    obj["created_in"],
-                    ts,
-                    self._env_id(),
-                    role=obj.get("role"),
-                    ref=obj.get("ref", True),
-                    delay_ns=obj.get("delay_ns"),
-                    freezes_at_create=self.n_freezes,
-                    store=self.spans,
-                )
-                self.works[wid] = w
-                if w.role == "handler" and inv is not None:
-                    current = self.inv_by_index.get(inv)
-                    if current is not None and current.handler_work is None:
-                        current.handler_work = wid
-            return wid
-        if code == _DONE:
-            wid = obj["work"]
-            w = self.works.get(wid) or self._unknown_work(wid, ts, inv)
-            self._close_span(w, ts)
-            if w.done_ns is None:
-                w.done_ns = ts
-                w.status = obj["status"]
-                w.error_type = obj.get("error_type")
-                w.error_message = obj.get("error_message")
-            return wid
+        t = self.table
         if code == _CANCEL:
-            wid = obj["work"]
-            w = self.works.get(wid) or self._unknown_work(wid, ts, inv)
-            if w.cancel_ns is None:
-                w.cancel_ns = ts
-                w.cancel_reason = obj.get("reason")
-                w.cancel_inv = inv
+            wid: int = obj["work"]
+            k = self._work_row(wid, ts, inv)
+            if k not in t.cancel:
+                t.cancel[k] = (ts, -1 if inv is None else inv)
+                reason = obj.get("reason")
+                if reason is not None:
+                    t.cancel_reason[k] = reason
+                self.cancelled.append(k)
             return wid
         if code == _REF:
             wid = obj["work"]
-            w = self.works.get(wid) or self._unknown_work(wid, ts, inv)
-            w.ref = obj["ref"]
+            t.set_ref(self._work_row(wid, ts, inv), obj["ref"])
             return wid
         if code == _ERROR:
             wid_or_none: int | None = obj["work"]
             billed: int | None = obj["billed"]
             if wid_or_none is None:
                 return -1
-            w = self.works.get(wid_or_none) or self._unknown_work(wid_or_none, ts, inv)
-            if (
-                billed is not None
-                and w.created_in is not None
-                and w.created_in >= 1
-                and billed != w.created_in
-            ):
+            k = self._work_row(wid_or_none, ts, inv)
+            c = t.created_in[k]
+            if billed is not None and c >= 1 and billed != c:
                 self.notes.errors.append(
-                    ErrorNote(
-                        ts, w.id, billed, obj["type"], obj["message"], obj.get("fatal", False)
-                    )
+                    ErrorNote(ts, k, billed, obj["type"], obj["message"], obj.get("fatal", False))
                 )
             return wid_or_none
         if code == _INVOKE_START:
@@ -503,7 +640,7 @@ class _Loader:
             return -1
         if code == _FREEZE:
             self.freezes.append((ts, None, inv if inv is not None else -1))
-            self.n_freezes += 1
+            self.last_freeze_ns = ts
             if current is not None:
                 current.freeze_ns = ts
                 current.raw_pending = list(obj["pending"])
@@ -515,6 +652,8 @@ class _Loader:
                 before = self.inv_by_index.get(f_inv)
                 if before is not None:
                     before.thaw_ns = ts
+            if current is not None and current.thawed_ns is None:
+                current.thawed_ns = ts
             return -1
         if code == _SHUTDOWN:
             env = self.env
@@ -525,15 +664,18 @@ class _Loader:
             env.shutdown_reason = obj["reason"]
             env.lost = list(obj["lost"])
             env.exit_code = obj.get("exit_code")
-            for wid in env.lost:
-                lost = self.works.get(wid)
-                if lost is not None and lost.done_ns is None and lost.lost_ns is None:
-                    self._close_span(lost, ts)
-                    lost.lost_ns = ts
+            t = self.table
+            for lost_id in env.lost:
+                row = t.row.get(lost_id)
+                if row is not None and t.done_ns[row] < 0 and row not in t.lost_ns:
+                    self._close_span(row, ts)
+                    t.lost_ns[row] = ts
             self.env = None
+            self.env_id = None
             return -1
         if code == _INIT_START:
             self.env = Env(obj["env"], ts)
+            self.env_id = self.env.env
             self.envs.append(self.env)
             return -1
         if code == _INIT_END:
@@ -549,11 +691,14 @@ class _Loader:
     # -- the result ------------------------------------------------------------------------------
 
     def finish(self) -> tuple[Trace, LoadNotes]:
+        """Close what is still open and assemble the Trace."""
         reader = self.reader
         end_ns = self.last_ts
-        for w in self.works.values():
-            if w.open_ns >= 0:  # still running when the trace ends
-                self._close_span(w, end_ns)
+        self.table.trim()
+        open_ns = self.table.open_ns
+        for k in range(len(self.table)):
+            if open_ns[k] >= 0:  # still running when the trace ends
+                self._close_span(k, end_ns)
         trace = Trace(
             path=self.path,
             header=reader.header,
@@ -564,12 +709,14 @@ class _Loader:
             events=self.cols,
             invocations=self.invocations,
             envs=self.envs,
-            works_by_id=self.works,
+            table=self.table,
             freezes=self.freezes,
             spans=self.spans,
             start_ns=reader.header["ts"],
             end_ns=end_ns,
         )
+        self.notes.crossed = self.crossed
+        self.notes.cancelled = self.cancelled
         return trace, self.notes
 
 

@@ -1,6 +1,6 @@
 """The loaded trace: event columns, invocations, units of work, freezes and findings.
 
-Events are held as `array` columns (~45 bytes an event) and decoded again from the file on demand;
+Events are held as `array` columns (33 bytes an event) and decoded again from the file on demand;
 only invocations, works and findings are Python objects, and there are far fewer of those.
 """
 
@@ -11,21 +11,18 @@ import gzip
 import os
 from array import array
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import orjson
 
 from .events import EVENT_MODELS
 from .reader import Diagnostic, open_trace_bytes
+from .works import Freeze, SpanStore, Work, WorkTable
 
 KINDS: tuple[str, ...] = tuple(EVENT_MODELS)
 """Kind code -> kind name; code `OPAQUE` is any kind this version does not know."""
 KIND_CODES: dict[str, int] = {k: i for i, k in enumerate(KINDS)}
 OPAQUE = len(KINDS)
-
-SegmentState = Literal["running", "waiting", "frozen"]
-Freeze = tuple[int, int | None, int]
-"""(freeze_ns, thaw_ns or None when it never thawed, invocation index it followed)."""
 
 
 class EventColumns:
@@ -33,7 +30,6 @@ class EventColumns:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.seq = array("q")
         self.ts = array("q")
         self.kind = array("b")
         """Index into `KINDS`, or `OPAQUE`."""
@@ -73,7 +69,7 @@ class EventColumns:
 
     def nbytes(self) -> int:
         """Bytes held by the columns (for the memory benchmark)."""
-        cols = (self.seq, self.ts, self.kind, self.inv, self.work, self.offset)
+        cols = (self.ts, self.kind, self.inv, self.work, self.offset)
         return sum(c.buffer_info()[1] * c.itemsize for c in cols)
 
 
@@ -106,6 +102,8 @@ class Invocation:
     held_by: list[int] = field(default_factory=list)
     freeze_ns: int | None = None
     thaw_ns: int | None = None
+    thawed_ns: int | None = None
+    """`env.thaw` inside this invocation: when a warm invocation's environment resumed."""
     outcome: str | None = None
     """success | error | timeout | crash; None when the trace ends before the invocation does."""
     error_type: str | None = None
@@ -118,6 +116,13 @@ class Invocation:
     """`env.freeze.pending` as written."""
     ignored_calls: int = 0
     """`respond.call` events the runtime ignored (a second callback, ...)."""
+
+    @property
+    def resumed_ns(self) -> int:
+        """When it began running: its start, or the thaw if that came later (warm invocations)."""
+        if self.thawed_ns is not None and self.thawed_ns > self.start_ns:
+            return self.thawed_ns
+        return self.start_ns
 
 
 @dataclass(slots=True, eq=False)
@@ -134,123 +139,6 @@ class Env:
     shutdown_reason: str | None = None
     lost: list[int] = field(default_factory=list)
     exit_code: int | None = None
-
-
-class SpanStore:
-    """Running spans of every work in columns; each work links its spans through `next`."""
-
-    def __init__(self) -> None:
-        self.begin = array("q")
-        self.end = array("q")
-        self.inv = array("q")
-        self.next = array("q")
-
-    def add(self, begin: int, end: int, inv: int) -> int:
-        self.begin.append(begin)
-        self.end.append(end)
-        self.inv.append(inv)
-        self.next.append(-1)
-        return len(self.begin) - 1
-
-    def nbytes(self) -> int:
-        cols = (self.begin, self.end, self.inv, self.next)
-        return sum(c.buffer_info()[1] * c.itemsize for c in cols)
-
-
-@dataclass(slots=True, eq=False)
-class Work:
-    """One unit of work: a task, timer, callback, thread, executor job or io handle."""
-
-    id: int
-    type: str
-    name: str
-    site: str
-    stack: tuple[str, ...]
-    parent: int | None
-    created_in: int | None
-    """Invocation it was created in (0 = INIT); None when created between environments."""
-    created_ns: int
-    env: int | None
-    role: str | None = None
-    ref: bool = True
-    delay_ns: int | None = None
-    status: str | None = None
-    """ok | error | cancelled, or None while unfinished."""
-    done_ns: int | None = None
-    cancel_ns: int | None = None
-    cancel_reason: str | None = None
-    cancel_inv: int | None = None
-    error_type: str | None = None
-    error_message: str | None = None
-    ran_in: list[int] = field(default_factory=list)
-    """Sorted, distinct invocations in which it ran a step."""
-    lost_ns: int | None = None
-    """When its environment ended with it pending (it never ran again)."""
-    open_ns: int = -1
-    open_inv: int = -1
-    freezes_at_create: int = 0
-    cross_ns: int = -1
-    """First step run in another invocation after a freeze (-1: never crossed)."""
-    cross_inv: int = -1
-    span_head: int = -1
-    span_tail: int = -1
-    store: SpanStore | None = None
-
-    @property
-    def spans(self) -> list[tuple[int, int, int]]:
-        """Running spans as (begin_ns, end_ns, invocation), in time order."""
-        out: list[tuple[int, int, int]] = []
-        store, i = self.store, self.span_head
-        while store is not None and i >= 0:
-            out.append((store.begin[i], store.end[i], store.inv[i]))
-            i = store.next[i]
-        return out
-
-    def label(self) -> str:
-        """`timer `name` (site)` as the messages write it."""
-        kind = "handler" if self.role == "handler" else self.type
-        return f"{kind} `{self.name}` ({self.site})"
-
-    def end_of_life(self, trace_end_ns: int) -> int:
-        """When it stopped existing: done, lost with its environment, or the end of the trace."""
-        if self.done_ns is not None:
-            return self.done_ns
-        if self.lost_ns is not None:
-            return self.lost_ns
-        return trace_end_ns
-
-    def segments(
-        self, freezes: list[Freeze], trace_end_ns: int
-    ) -> list[tuple[int, int, SegmentState]]:
-        """Its life from creation cut into (start, end, running|waiting|frozen) pieces."""
-        start, stop = self.created_ns, self.end_of_life(trace_end_ns)
-        cuts: list[tuple[int, int, SegmentState]] = []
-        for b, e, _inv in self.spans:
-            cuts.append((b, e, "running"))
-        for f, t, _inv in freezes:
-            end = t if t is not None else trace_end_ns
-            if end > start and f < stop:
-                cuts.append((max(f, start), min(end, stop), "frozen"))
-        cuts.sort()
-        out: list[tuple[int, int, SegmentState]] = []
-        at = start
-        for b, e, state in cuts:
-            if b > at:
-                out.append((at, b, "waiting"))
-            b = max(b, at)
-            if e > b:
-                out.append((b, e, state))
-                at = e
-        if stop > at:
-            out.append((at, stop, "waiting"))
-        return out
-
-    def state_at(self, ts: int, freezes: list[Freeze], trace_end_ns: int) -> SegmentState | None:
-        """running | waiting | frozen at `ts`, or None outside its life."""
-        for b, e, state in self.segments(freezes, trace_end_ns):
-            if b <= ts < e:
-                return state
-        return None
 
 
 CATEGORIES: tuple[str, ...] = (
@@ -326,7 +214,7 @@ class Trace:
     events: EventColumns
     invocations: list[Invocation]
     envs: list[Env]
-    works_by_id: dict[int, Work]
+    table: WorkTable
     freezes: list[Freeze]
     spans: SpanStore
     start_ns: int
@@ -334,8 +222,8 @@ class Trace:
     findings: list[Finding] = field(default_factory=list)
     _by_work: dict[int, list[Finding]] = field(default_factory=dict)
     _by_inv: dict[int | None, list[Finding]] = field(default_factory=dict)
-    _created_in: dict[int | None, list[Work]] = field(default_factory=dict)
-    _ran_in: dict[int, list[Work]] = field(default_factory=dict)
+    _created_in: dict[int, list[int]] | None = None
+    _ran_in: dict[int, list[int]] | None = None
     _inv_index: dict[int, Invocation] = field(default_factory=dict)
 
     @property
@@ -348,12 +236,15 @@ class Trace:
 
     @property
     def works(self) -> list[Work]:
-        """Every unit of work in creation order."""
-        return list(self.works_by_id.values())
+        """Every unit of work in creation order (views made on each call)."""
+        return [Work(self.table, k) for k in range(len(self.table))]
 
     def work(self, work_id: int) -> Work:
         """The work with this id (KeyError if the trace has none)."""
-        return self.works_by_id[work_id]
+        return Work(self.table, self.table.row[work_id])
+
+    def has_work(self, work_id: int) -> bool:
+        return work_id in self.table.row
 
     def invocation(self, index: int) -> Invocation:
         """Invocation by its 1-based index (KeyError if absent)."""
@@ -372,14 +263,17 @@ class Trace:
                 self._by_work.setdefault(f.work, []).append(f)
             self._by_inv.setdefault(f.invocation, []).append(f)
 
-    def index_works(self) -> None:
-        """Build the created-in / ran-in indexes (once, after loading)."""
-        self._created_in = {}
-        self._ran_in = {}
-        for w in self.works_by_id.values():
-            self._created_in.setdefault(w.created_in, []).append(w)
-            for m in w.ran_in:
-                self._ran_in.setdefault(m, []).append(w)
+    def _index_works(self) -> None:
+        created: dict[int, list[int]] = {}
+        ran: dict[int, list[int]] = {}
+        t = self.table
+        for k in range(len(t)):
+            created.setdefault(t.created_in[k], []).append(k)
+            more = t.ran_more.get(k)
+            for m in more if more is not None else (t.ran_first[k],):
+                if m >= 0:
+                    ran.setdefault(m, []).append(k)
+        self._created_in, self._ran_in = created, ran
 
     def findings_for_work(self, work_id: int) -> list[Finding]:
         """Findings about this work."""
@@ -391,11 +285,17 @@ class Trace:
 
     def works_created_in(self, index: int) -> list[Work]:
         """Works created in this invocation (0: during INIT of any environment)."""
-        return list(self._created_in.get(index, ()))
+        if self._created_in is None:
+            self._index_works()
+        assert self._created_in is not None
+        return [Work(self.table, k) for k in self._created_in.get(index, ())]
 
     def works_ran_in(self, index: int) -> list[Work]:
         """Works that ran at least one step in this invocation."""
-        return list(self._ran_in.get(index, ()))
+        if self._ran_in is None:
+            self._index_works()
+        assert self._ran_in is not None
+        return [Work(self.table, k) for k in self._ran_in.get(index, ())]
 
     @property
     def leaks(self) -> list[Finding]:

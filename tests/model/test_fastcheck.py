@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 
 from lambda_trace.model.check import check_event
-from lambda_trace.model.fastcheck import fast_accepts
+from lambda_trace.model.fastcheck import fast_accepts, loader_accepts
 from tests.strategies import events, json_values
 from tests.test_schema_check import mutated_events
 
@@ -16,6 +16,7 @@ from tests.test_schema_check import mutated_events
 @given(mutated_events())
 def test_fast_check_agrees_with_check_event(obj: dict[str, Any]) -> None:
     assert fast_accepts(obj) == (check_event(obj) is None), check_event(obj)
+    assert loader_accepts(obj) == (check_event(obj) is None), check_event(obj)
 
 
 @settings(max_examples=300, deadline=None)
@@ -28,6 +29,7 @@ def test_fast_check_accepts_valid_events(obj: dict[str, Any]) -> None:
 @given(json_values)
 def test_fast_check_on_any_json(value: Any) -> None:
     assert fast_accepts(value) == (check_event(value) is None)
+    assert loader_accepts(value) == (check_event(value) is None)
 
 
 def test_boundaries() -> None:

@@ -356,3 +356,46 @@ def test_segments_and_state_at(tmp_path: Path) -> None:
     assert w.state_at(freeze + S + 3 * MS, trace.freezes, trace.end_ns) is None
     assert trace.freezes == [(freeze, freeze + S, 1)]
     assert trace.invocations[0].freeze_ns == freeze and trace.invocations[0].thaw_ns == freeze + S
+
+
+def test_timeout_without_an_answer_is_not_timeout_keepalive(tmp_path: Path) -> None:
+    b = TraceBuilder()
+    h = first_invocation(b)
+    b.wait(3 * S).emit("respond.post", via=None, status="error", held_ns=0)
+    b.end("timeout").shutdown("timeout", h)
+    trace = load(b, tmp_path)
+    assert cats(trace) == [("lost", h, 1)]
+    assert trace.findings[0].message.startswith(
+        "handler `handler main` (app.py:1) created in invocation 1 never finished"
+    )
+
+
+def test_handler_that_keeps_running_after_its_callback_crosses(tmp_path: Path) -> None:
+    b = TraceBuilder()
+    h = first_invocation(b)
+    b.respond("callback").emit("respond.call", via="return", status="success", accepted=False)
+    b.end().freeze(h)
+    b.thaw(2, S).wait(2 * MS).step(h).done(h)
+    trace = load(b, tmp_path)
+    assert cats(trace) == [("pending_at_freeze", h, 1), ("crossed_invocation", h, 2)]
+    assert "the handler kept running after it answered" in trace.findings[0].message
+    assert trace.invocations[0].ignored_calls == 1
+    assert trace.invocations[0].respond_via == "callback"
+
+
+def test_crash_resets_and_next_invocation_is_cold(tmp_path: Path) -> None:
+    b = TraceBuilder()
+    h = first_invocation(b)
+    t = b.create("timer", "t", delay_ns=S)
+    b.error(h, billed=1, fatal=True).end("crash").shutdown("crash", h, t, exit_code=129)
+    b.init().init_end().invoke(2, cold=True)
+    h2 = b.handler()
+    b.step(h2).respond().end().done(h2).freeze().shutdown("end")
+    trace = load(b, tmp_path)
+    assert [i.outcome for i in trace.invocations] == ["crash", "success"]
+    assert [i.cold for i in trace.invocations] == [True, True]
+    assert [(e.env, e.shutdown_reason) for e in trace.envs] == [(1, "crash"), (2, "end")]
+    assert cats(trace) == [("lost", h, 1), ("lost", t, 1)]
+    assert "it was pending when the environment crashed" in trace.findings[0].message
+    assert trace.work(t).env == 1 and trace.work(h2).env == 2
+    assert [w.id for w in trace.works_created_in(2)] == [h2]

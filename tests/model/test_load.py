@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambda_trace.model import TraceFormatError, TraceReader, load_trace
+from lambda_trace.model import TraceFormatError, TraceReader, build_report, load_trace, render_text
 from lambda_trace.model.trace import KINDS
 from tests.model.builder import MS, S, TraceBuilder
 from tests.strategies import events, json_values
@@ -23,16 +23,23 @@ HEADER = {
 }  # fmt: skip
 
 
-def reader_view(path: Path, max_line: int) -> tuple[list[Any], list[tuple[int, int]]]:
+View = tuple[list[Any], list[tuple[int, int, str, int]]]
+
+
+def reader_view(path: Path, max_line: int) -> View:
     with TraceReader(path, max_line=max_line) as reader:
-        kept = [(offset, e["seq"]) for _line, offset, e in reader.iter_with_lines()]
+        kept = []
+        for _line, offset, e in reader.iter_with_lines():
+            kind = e["kind"] if e["kind"] in KINDS else "?"
+            kept.append((offset, e["ts"], kind, -1 if e["inv"] is None else e["inv"]))
         return list(reader.diagnostics), kept
 
 
-def loader_view(path: Path, max_line: int) -> tuple[list[Any], list[tuple[int, int]]]:
+def loader_view(path: Path, max_line: int) -> View:
     trace = load_trace(path, max_line=max_line)
-    cols = trace.events
-    return list(trace.diagnostics), list(zip(cols.offset, cols.seq, strict=True))
+    c = trace.events
+    kinds = [c.kind_name(i) for i in range(len(c))]
+    return list(trace.diagnostics), list(zip(c.offset, c.ts, kinds, c.inv, strict=True))
 
 
 line_values = json_values | events() | st.just("") | st.just("{bad json") | st.text(max_size=400)
@@ -150,3 +157,82 @@ def test_invocation_fields(tmp_path: Path) -> None:
     assert two.cold is False and two.outcome is None
     assert trace.invocation(2) is two
     assert trace.work(one.handler_work or -1).role == "handler"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE)
+@given(
+    st.lists(
+        events(
+            kinds=[
+                "env.init.start", "invoke.start", "env.thaw", "env.freeze", "env.shutdown",
+                "work.create", "work.begin", "work.end", "work.done", "work.cancel", "work.ref",
+                "respond.call", "respond.post", "invoke.end", "log", "error",
+            ]
+        ),
+        max_size=40,
+    )
+)  # fmt: skip
+def test_any_valid_events_load_analyse_and_report(
+    tmp_path: Path, evs: list[dict[str, Any]]
+) -> None:
+    # Small ids so events refer to each other: the analysis must not crash on any combination.
+    for i, ev in enumerate(evs):
+        ev["seq"], ev["ts"] = i + 1, i * 10
+        for key in ("work", "inv", "created_in", "billed", "parent", "env"):
+            if isinstance(ev.get(key), int):
+                ev[key] %= 4
+        for key in ("pending", "lost", "held_by"):
+            if key in ev:
+                ev[key] = [x % 4 for x in ev[key]]
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in [HEADER, *evs]))
+    trace = load_trace(path)
+    assert len(trace.events) == len(evs)
+    report = build_report(trace)
+    assert len(report["findings"]) == len(trace.findings)
+    render_text(trace)
+    for w in trace.works:
+        w.segments(trace.freezes, trace.end_ns)
+
+
+def test_numbers_beyond_64_bits_do_not_break_the_columns(tmp_path: Path) -> None:
+    huge = 2**63 + 5
+    lines = [
+        HEADER,
+        {"seq": 1, "ts": 1, "kind": "work.create", "inv": 1, "work": huge, "parent": None,
+         "type": "task", "name": "x", "site": "a:1", "stack": [], "created_in": 1},
+        {"seq": 2, "ts": 2, "kind": "work.begin", "inv": 1, "work": huge},
+        {"seq": 3, "ts": 3, "kind": "mark", "inv": huge, "label": "m"},
+        {"seq": 4, "ts": 4, "kind": "work.begin", "inv": 1, "work": 7},
+    ]  # fmt: skip
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
+    trace = load_trace(path)
+    c = trace.events
+    assert len(c) == len(c.ts) == len(c.kind) == len(c.inv) == len(c.work) == len(c.offset) == 4
+    assert [d.line for d in trace.diagnostics] == [2, 3, 4]
+    assert all("too large" in d.reason for d in trace.diagnostics)
+    assert c.event(3)["work"] == 7 and trace.work(7).ran_in == [1]
+    assert len(trace.works) == 1
+
+
+def test_progress_during_a_long_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambda_trace.model import load
+
+    monkeypatch.setattr(load, "CHUNK", 64)
+    monkeypatch.setattr(load, "PROGRESS_EVERY_S", 0.0)
+    calls: list[tuple[int, int]] = []
+    path = sample(tmp_path)
+    trace = load_trace(path, progress=lambda done, total: calls.append((done, total)))
+    assert len(calls) > 5
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert trace.findings
+
+
+def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
+    path = sample(tmp_path, "t.jsonl.gz")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 20])
+    trace = load_trace(path)
+    assert trace.truncated
+    assert "compressed stream ends early" in trace.diagnostics[-1].reason
