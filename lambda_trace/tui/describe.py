@@ -10,8 +10,9 @@ from typing import Any
 
 from rich.text import Text
 
-from ..model.trace import Finding, Invocation, Trace, Work
+from ..model.trace import Finding, Invocation, Trace
 from ..model.units import format_ns
+from ..model.works import Work
 from .layout import work_title
 from .replay import Moment
 

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from ..model.trace import Invocation, Trace, Work
+from ..model.trace import Invocation, Trace
 from ..model.units import format_ns
+from ..model.works import Work
 
 Run = tuple[str, str]
 """(text, role): consecutive cells drawn alike; `role` names a timeline component class."""
@@ -75,27 +76,29 @@ class Row:
 
 def build_rows(trace: Trace) -> list[Row]:
     """Every work once, under a header for the invocation (or INIT) that created it, tree order."""
-    rows: list[Row] = []
-    init_works: dict[int | None, list[Work]] = {}
+    invocations = {inv.index for inv in trace.invocations}
+    by_group: dict[tuple[int, int | None], list[Work]] = {}
     orphans: list[Work] = []
-    for w in trace.works_created_in(0):
-        init_works.setdefault(w.env, []).append(w)
+    for w in trace.works:
+        if w.created_in == 0:
+            by_group.setdefault((0, w.env), []).append(w)
+        elif w.created_in is not None and w.created_in in invocations:
+            by_group.setdefault((w.created_in, None), []).append(w)
+        else:
+            orphans.append(w)
+    rows: list[Row] = []
     seen_env: set[int] = set()
     for inv in trace.invocations:
         if inv.env not in seen_env:
             seen_env.add(inv.env)
-            works = init_works.pop(inv.env, [])
+            works = by_group.pop((0, inv.env), [])
             if works:
                 rows.append(Row("group", 0, inv.env))
                 rows.extend(_tree(works, 0, inv.env))
         rows.append(Row("group", inv.index, inv.env))
-        rows.extend(_tree(trace.works_created_in(inv.index), inv.index, inv.env))
-    for works in init_works.values():
+        rows.extend(_tree(by_group.pop((inv.index, None), []), inv.index, inv.env))
+    for works in by_group.values():  # INIT of an environment that never got an invocation
         orphans.extend(works)
-    try:
-        orphans.extend(trace.works_created_in(None))  # type: ignore[arg-type]
-    except KeyError:
-        pass
     if orphans:
         rows.append(Row("group", -1, None))
         rows.extend(_tree(orphans, -1, None))

@@ -59,8 +59,9 @@ class ReplayIndex:
                 running.discard(works[i])
             elif k in (_FREEZE, _THAW):
                 self.freeze_thaw.append(i)
-        self.created = sorted(w.created_ns for w in trace.works_by_id.values())
-        self.ended = sorted(w.end_of_life(trace.end_ns) for w in trace.works_by_id.values())
+        all_works = trace.works
+        self.created = sorted(w.created_ns for w in all_works)
+        self.ended = sorted(w.end_of_life(trace.end_ns) for w in all_works)
 
     def __len__(self) -> int:
         return len(self.trace.events)
