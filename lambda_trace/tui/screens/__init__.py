@@ -1,0 +1,1 @@
+"""Screens of the viewer: main (invocations, timeline, details, replay), leaks, diagnostics, help."""
