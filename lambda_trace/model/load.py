@@ -51,6 +51,7 @@ _CREATE = KIND_CODES["work.create"]
 _DONE = KIND_CODES["work.done"]
 _CANCEL = KIND_CODES["work.cancel"]
 _REF = KIND_CODES["work.ref"]
+_NAME = KIND_CODES["work.name"]
 _ERROR = KIND_CODES["error"]
 _INVOKE_START = KIND_CODES["invoke.start"]
 _INVOKE_END = KIND_CODES["invoke.end"]
@@ -575,6 +576,10 @@ class _Loader:
         if code == _REF:
             wid = obj["work"]
             t.set_ref(self._work_row(wid, ts, inv), obj["ref"])
+            return wid
+        if code == _NAME:
+            wid = obj["work"]
+            t.name[self._work_row(wid, ts, inv)] = obj["name"]
             return wid
         if code == _ERROR:
             wid_or_none: int | None = obj["work"]

@@ -195,3 +195,32 @@ def handler(event, context, callback):
     timer = rec.work_named("warm")
     assert (timer["inv"], timer["created_in"]) == (0, 0)
     assert rec.ran_in(timer["work"]) == [1]  # held the first response, as in Node
+
+
+def test_time_keeps_running_while_frozen(tmp_path: Path) -> None:
+    rec = record(
+        tmp_path,
+        """
+import asyncio
+import time
+
+async def measure():
+    loop = asyncio.get_running_loop()
+    start, wall = loop.time(), time.monotonic()
+    await asyncio.sleep(0.2)
+    print(f"slept {loop.time() - start:.1f}")
+
+def handler(event, context):
+    if event["n"] == 0:
+        asyncio.get_event_loop().create_task(measure())
+    context.succeed("ok")
+""",
+        events=2,
+        clock="wall",
+        freeze_for_ns=1_000_000_000,
+    )
+    # A 0.2 s sleep spanning a 1 s freeze measures about 1.2 s, and fires right after the thaw.
+    log = rec.of("log")[0]
+    assert (log["text"], log["inv"]) == ("slept 1.2", 2)
+    thaw = rec.of("env.thaw")[0]
+    assert log["ts"] - thaw["ts"] < 100_000_000
