@@ -44,7 +44,7 @@ class NodeInvocation(Invocation):
         args: list[Any] = [self.event, self.ctx]
         if self.arity >= 3:
             args.append(self.callback)
-        name = f"handler {getattr(fn, '__name__', 'handler')}"
+        name = str(getattr(fn, "__name__", "handler"))
         code = getattr(fn, "__code__", None)
         tracer = self.tracer
         if self.is_async:

@@ -61,7 +61,7 @@ class PythonInvocation(Invocation):
         fn = self.rt.handler_fn
         tracer = self.tracer
         context = LambdaContext(**self.rt.context_fields(self))
-        name = f"handler {getattr(fn, '__name__', 'handler')}"
+        name = str(getattr(fn, "__name__", "handler"))
         work = tracer.create(
             "callback",
             name,

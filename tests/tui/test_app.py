@@ -83,7 +83,7 @@ def test_selecting_a_row_shows_where_the_work_was_created_and_its_findings() -> 
         assert "task write #2" in text
         assert "leaky.py:7" not in text and "leaky.py:" in text  # the creation site
         assert "leaky.py:27 in handler" in text  # its stack
-        assert "parent" in text and "handler handler #1" in text
+        assert "parent" in text and "handler #1" in text
         assert "crossed_invocation" in text and "pending_at_freeze" in text
         assert "running" in text and "frozen" in text  # state changes
 

@@ -108,4 +108,4 @@ def test_ruler_labels_invocations_and_marks_freezes(leaky: Trace) -> None:
 
 def test_titles_keep_names_as_written(leaky: Trace) -> None:
     assert work_title(leaky.work(4)) == "timer [bold red]x[/] #4"
-    assert work_title(leaky.work(1)) == "handler handler #1"
+    assert work_title(leaky.work(1)) == "handler #1"
