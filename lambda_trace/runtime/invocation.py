@@ -157,6 +157,40 @@ class Invocation:
     def _freeze_marker(self) -> None:
         self.freeze_now = True
 
+    # -- the handler ----------------------------------------------------------------------------
+
+    def handler_work(self, type_: str) -> int:
+        """The unit of work that stands for the handler function itself in this invocation."""
+        fn = self.rt.handler_fn
+        return self.tracer.create(
+            type_,
+            str(getattr(fn, "__name__", "handler")),
+            role="handler",
+            created_in=self.index,
+            code=getattr(fn, "__code__", None),
+        )
+
+    def call_handler(self, *args: Any) -> tuple[Any, Exception | None]:
+        """Call a synchronous handler as traced work: (its value, or the exception it raised).
+        SystemExit and KeyboardInterrupt propagate: they end the environment."""
+        tracer = self.tracer
+        work = self.handler_work("callback")
+        tracer.begin(work)
+        previous = tracer.current_work
+        tracer.current_work = work
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            value = self.context.run(self.rt.handler_fn, *args)
+        except BaseException as exc:
+            error = exc
+        tracer.current_work = previous
+        tracer.end(work)
+        tracer.done(work, "ok" if error is None else "error", error)
+        if error is not None and not isinstance(error, Exception):
+            raise error
+        return value, error
+
     # -- driving --------------------------------------------------------------------------------
 
     def run(self) -> InvokeResult:

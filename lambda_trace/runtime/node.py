@@ -44,36 +44,17 @@ class NodeInvocation(Invocation):
         args: list[Any] = [self.event, self.ctx]
         if self.arity >= 3:
             args.append(self.callback)
-        name = str(getattr(fn, "__name__", "handler"))
-        code = getattr(fn, "__code__", None)
-        tracer = self.tracer
         if self.is_async:
             coro = self.context.run(fn, *args)
-            work = tracer.create("task", name, role="handler", created_in=self.index, code=code)
+            work = self.handler_work("task")
             task = TracedTask(coro, loop=self.loop, work=work, context=self.context)
             task.add_done_callback(self._settled)
             self.on_empty = "exit"
             return
-        work = tracer.create("callback", name, role="handler", created_in=self.index, code=code)
-        tracer.begin(work)
-        previous = tracer.current_work
-        tracer.current_work = work
-        try:
-            value = self.context.run(fn, *args)
-        except (SystemExit, KeyboardInterrupt) as exc:
-            tracer.current_work = previous
-            tracer.end(work)
-            tracer.done(work, "error", exc)
-            raise
-        except Exception as exc:
-            tracer.current_work = previous
-            tracer.end(work)
-            tracer.done(work, "error", exc)
-            self.respond("throw", exc, None)
+        value, error = self.call_handler(*args)
+        if error is not None:
+            self.respond("throw", error, None)
             return
-        tracer.current_work = previous
-        tracer.end(work)
-        tracer.done(work, "ok")
         if inspect.isawaitable(value):
             future = self.context.run(asyncio.ensure_future, value)
             future.add_done_callback(self._settled)

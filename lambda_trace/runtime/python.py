@@ -58,45 +58,22 @@ class PythonInvocation(Invocation):
         self.tracer.request_id = self.request_id
 
     def start(self) -> None:
-        fn = self.rt.handler_fn
-        tracer = self.tracer
         context = LambdaContext(**self.rt.context_fields(self))
-        name = str(getattr(fn, "__name__", "handler"))
-        work = tracer.create(
-            "callback",
-            name,
-            role="handler",
-            created_in=self.index,
-            code=getattr(fn, "__code__", None),
-        )
-        tracer.begin(work)
-        previous = tracer.current_work
-        tracer.current_work = work
         try:
-            value = self.context.run(fn, self.event, context)
+            value, error = self.call_handler(self.event, context)
         except SystemExit as exc:
-            tracer.current_work = previous
-            tracer.end(work)
-            tracer.done(work, "error", exc)
             self.exit_with(exc)
-        except Exception as exc:
-            tracer.current_work = previous
-            tracer.end(work)
-            tracer.done(work, "error", exc)
+        if error is not None:
             self.record_call("throw", "error")
-            self._post_unless_late(None, error_parts(exc))
+            self._post_unless_late("throw", error_parts(error))
             return
-        tracer.current_work = previous
-        tracer.end(work)
-        tracer.done(work, "ok")
         self.record_call("return", "success")
         try:
             orjson.dumps(value)
-        except TypeError as exc:
+        except TypeError:
             kind = "coroutine" if inspect.iscoroutine(value) else type(value).__name__
             if inspect.iscoroutine(value):
                 value.close()  # never awaited, as on Lambda
-            message = f"Unable to marshal response: {exc}".replace("type", f"type {kind}", 0)
             message = f"Unable to marshal response: Object of type {kind} is not JSON serializable"
             self._post_unless_late("return", ("Runtime.MarshalError", message))
             return
