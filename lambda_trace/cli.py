@@ -63,17 +63,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("handler", metavar="HANDLER", help="path/to/file.py:function or module:function")
     p.add_argument("--event", action="append", default=[], metavar="FILE", help="event JSON file")
     p.add_argument("--events", metavar="FILE.jsonl", help="one event per line")
-    p.add_argument("-n", type=_positive_int, metavar="N", help="invocations (cycles the events)")
-    p.add_argument("--profile", choices=["node", "node24", "python"], default="node")
-    p.add_argument("--freeze-for", type=duration, default=None, metavar="DUR")
-    p.add_argument("--timeout", type=duration, default=None, metavar="DUR")
-    p.add_argument("--clock", choices=["wall", "virtual"], default=None)
-    p.add_argument("--deterministic", action="store_true", help="virtual clock + fixed seed")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--thaw-order", choices=["timers-first", "handler-first"], default=None)
-    p.add_argument("--reclaim-after", type=_positive_int, default=None, metavar="N")
-    p.add_argument("--record-payloads", action="store_true", help="record events and results")
-    p.add_argument("-o", "--output", metavar="OUT.jsonl", help="trace file to write")
+    p.add_argument(
+        "-n", type=_positive_int, metavar="N", help="invocations (default: one per event, or 3)"
+    )
+    p.add_argument(
+        "--profile",
+        choices=["node", "node24", "python"],
+        default="node",
+        help="runtime rules: nodejs18-22 (default), nodejs24.x, or python (awslambdaric)",
+    )
+    p.add_argument(
+        "--freeze-for", type=duration, default=None, metavar="DUR", help="time frozen (1s)"
+    )
+    p.add_argument(
+        "--timeout", type=duration, default=None, metavar="DUR", help="function timeout (3s)"
+    )
+    p.add_argument(
+        "--clock",
+        choices=["wall", "virtual"],
+        default=None,
+        help="wall: real time (default); virtual: jumps to the next timer, fixed step ticks",
+    )
+    p.add_argument(
+        "--deterministic", action="store_true", help="virtual clock + fixed seed: same bytes"
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed for request ids")
+    p.add_argument(
+        "--thaw-order",
+        choices=["timers-first", "handler-first"],
+        default=None,
+        help="after a thaw, run overdue timers before the handler (default) or after it",
+    )
+    p.add_argument(
+        "--reclaim-after",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="end the environment after N invocations (reason spindown)",
+    )
+    p.add_argument(
+        "--record-payloads",
+        action="store_true",
+        help="record events and results (secrets redacted); default: size and hash only",
+    )
+    p.add_argument(
+        "-o", "--output", metavar="OUT.jsonl", help="trace file (default MODULE.trace.jsonl)"
+    )
     p.set_defaults(module="record")
 
     p = sub.add_parser("view", help="open a trace in the terminal viewer")
