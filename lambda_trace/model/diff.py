@@ -49,7 +49,7 @@ from typing import Any
 
 from .align import Match, Side, align
 from .trace import Invocation, Trace
-from .works import Work
+from .works import STATUSES, WORK_TYPES, Work
 
 DIFF_SCHEMA = "lambda-trace.diff/1"
 
@@ -451,44 +451,48 @@ class _Facts:
         return self.trace.invocations[k - 1].index - self.inv.index
 
     def work(self, w: Work) -> WorkFacts:
-        t, k, rel = w._t, w.row, self.side.rel
+        # Reads the table's columns directly: this runs once per aligned work (bench: 100k events).
+        t, k, start = w._t, w.row, self.inv.start_ns
+        wid = t.id[k]
         spans = t.spans
+        ends, firsts, ts = spans.last, spans.first, spans._ts
         running = 0
-        for i in spans.of_work(w.id):
-            running += spans.end_ns(i) - spans.begin_ns(i)
-        done = w.done_ns
-        status = w.status
+        for i in spans.of_work(wid):
+            running += ts[ends[i]] - ts[firsts[i]]
+        done = t.done_ns[k]
+        status = STATUSES[t.status[k]]
         if status is not None:
             fate = status
-        elif w.lost_ns is not None:
+        elif k in t.lost_ns:
             fate = "lost"
         else:
             fate = "pending"
+        index = self.inv.index
         findings = [
             FindingFact(
-                f.category,
-                None if f.invocation is None else f.invocation - self.inv.index,
-                f.message,
+                f.category, None if f.invocation is None else f.invocation - index, f.message
             )
-            for f in self.trace.findings_for_work(w.id)
+            for f in self.trace._by_work.get(wid, ())
         ]
-        findings.sort(key=lambda f: (f.category, -(10**9) if f.at is None else f.at))
+        if len(findings) > 1:
+            findings.sort(key=lambda f: (f.category, -(10**9) if f.at is None else f.at))
+        created_in = t.created_in[k]
         return WorkFacts(
-            work=w.id,
-            type=w.type,
+            work=wid,
+            type=WORK_TYPES[t.flags[k] & 7],
             name=t.name[k],
             site=t.site[k],
-            role=w.role,
+            role="handler" if t.is_handler(k) else None,
             origin=self.side.origin(w),
-            created_in=w.created_in,
-            created_ns=rel(w.created_ns),
-            done_ns=None if done is None else rel(done),
+            created_in=None if created_in < 0 else created_in,
+            created_ns=t.created_ns[k] - start,
+            done_ns=None if done < 0 else done - start,
             running_ns=running,
             fate=fate,
-            finished_in=None if done is None else self._inv_offset(done),
+            finished_in=None if done < 0 else self._inv_offset(done),
             status=status,
-            error_type=w.error_type,
-            pending_at_freeze=w.id in self.pending,
+            error_type=t.error[k][0] if k in t.error else None,
+            pending_at_freeze=wid in self.pending,
             findings=findings,
         )
 
