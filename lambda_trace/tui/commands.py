@@ -7,7 +7,7 @@ from functools import partial
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from .keys import APP_BINDINGS, MAIN_BINDINGS, command_title
+from .keys import APP_BINDINGS, DIFF_BINDINGS, MAIN_BINDINGS, command_title
 
 
 class ViewerCommands(Provider):
@@ -16,11 +16,8 @@ class ViewerCommands(Provider):
     def _commands(self) -> list[tuple[str, Binding]]:
         screen = self.screen
         out: list[tuple[str, Binding]] = []
-        bindings = (
-            (*MAIN_BINDINGS, *APP_BINDINGS)
-            if type(screen).__name__ == "MainScreen"
-            else APP_BINDINGS
-        )
+        screen_bindings = {"MainScreen": MAIN_BINDINGS, "DiffScreen": DIFF_BINDINGS}
+        bindings = (*screen_bindings.get(type(screen).__name__, []), *APP_BINDINGS)
         for b in bindings:
             action, _, _ = b.action.partition("(")
             if action.startswith("app."):

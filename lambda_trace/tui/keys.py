@@ -35,6 +35,16 @@ MAIN_BINDINGS = [
     Binding("n", "freeze_jump(1)", "Next freeze", id="replay.next_freeze", tooltip="Next freeze or thaw"),
     Binding("N", "freeze_jump(-1)", "Prev freeze", id="replay.previous_freeze", tooltip="Previous freeze or thaw"),
     Binding("escape", "close_replay", "Close replay", show=False, id="replay.close", tooltip="Leave replay"),
+    Binding("m", "mark", "Mark", show=False, id="diff.mark", tooltip="Mark the highlighted invocation for a diff (two at most)"),
+    Binding("d", "diff", "Diff", show=False, id="diff.open", tooltip="Diff the two marked invocations (or the marked one and the highlighted one)"),
+]  # fmt: skip
+
+DIFF_BINDINGS = [
+    Binding("n", "difference(1)", "Next diff", id="diff.next", tooltip="Next row that differs"),
+    Binding("p", "difference(-1)", "Prev diff", id="diff.previous", tooltip="Previous row that differs"),
+    Binding("right_square_bracket", "pair(1)", "Next pair", id="diff.next_pair", tooltip="Next pair of invocations"),
+    Binding("left_square_bracket", "pair(-1)", "Prev pair", id="diff.previous_pair", tooltip="Previous pair of invocations"),
+    Binding("escape", "close", "Back", id="diff.close", tooltip="Leave the diff"),
 ]  # fmt: skip
 
 REPLAY_ONLY = {"step", "speed", "freeze_jump", "close_replay"}

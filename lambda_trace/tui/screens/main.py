@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, ProgressBar, Static
 
+from ...model.diff import DEFAULT_THRESHOLD
 from ...model.load import load_trace
 from ...model.reader import TraceFormatError, TraceReader
 from ...model.trace import Finding, Trace
@@ -104,6 +105,8 @@ class MainScreen(Screen[None]):
         self._timer: Timer | None = None
         self.failed: str | None = None
         self._inv_position: dict[int, int] = {}
+        self.marked: list[int] = []
+        """Invocations marked for a diff (two at most, oldest first)."""
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -159,6 +162,8 @@ class MainScreen(Screen[None]):
             text.append(f" +{len(t.findings) - leaks} info", "dim")
         if t.diagnostic_count:
             text.append(f"  {t.diagnostic_count} skipped lines", "yellow")
+        if self.marked:
+            text.append("  marked " + ", ".join(f"#{i}" for i in self.marked), "bold cyan")
         return text
 
     # -- loading ---------------------------------------------------------------------------------
@@ -310,6 +315,8 @@ class MainScreen(Screen[None]):
             return None if action in {m.action.split("(")[0] for m in MAIN_BINDINGS} else True
         if action == "diagnostics" and not self.trace.diagnostic_count:
             return None
+        if action == "diff":
+            return True if self._diff_targets() is not None else None
         if action == "invocation" and parameters:
             cursor = self.query_one(InvocationList).cursor
             target = cursor + int(str(parameters[0]))
@@ -344,6 +351,47 @@ class MainScreen(Screen[None]):
                 self.jump_to_finding(finding)
 
         self.app.push_screen(LeaksScreen(self.trace), jump)
+
+    def _highlighted_invocation(self) -> int | None:
+        t = self.trace
+        cursor = self.query_one(InvocationList).cursor
+        if t is None or not 0 <= cursor < len(t.invocations):
+            return None
+        return t.invocations[cursor].index
+
+    def _diff_targets(self) -> tuple[int, int] | None:
+        """The two marked invocations, or the marked one and the highlighted one."""
+        if len(self.marked) == 2:
+            return self.marked[0], self.marked[1]
+        current = self._highlighted_invocation()
+        if len(self.marked) == 1 and current is not None and current != self.marked[0]:
+            return self.marked[0], current
+        return None
+
+    def action_mark(self) -> None:
+        """Mark (or unmark) the highlighted invocation for a diff; the oldest of three goes."""
+        index = self._highlighted_invocation()
+        if index is None:
+            return
+        if index in self.marked:
+            self.marked.remove(index)
+        else:
+            self.marked = [*self.marked, index][-2:]
+        self.query_one("#header", Static).update(self._header_text())
+        self.refresh_bindings()
+
+    def action_diff(self) -> None:
+        from ...model.diff import Diff, diff_invocations
+        from .diff import DiffScreen
+
+        targets = self._diff_targets()
+        if self.trace is None or targets is None:
+            return
+        t = self.trace
+        a, b = t.invocation(targets[0]), t.invocation(targets[1])
+        self.app.push_screen(
+            DiffScreen(Diff(t, t, DEFAULT_THRESHOLD, [diff_invocations(t, a, t, b)]))
+        )
 
     def action_diagnostics(self) -> None:
         from .diagnostics import DiagnosticsScreen
