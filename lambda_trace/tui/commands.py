@@ -7,7 +7,9 @@ from functools import partial
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from .keys import APP_BINDINGS, MAIN_BINDINGS, command_title
+from .keys import APP_BINDINGS, GALLERY_BINDINGS, MAIN_BINDINGS, command_title
+from .screens.gallery import ScenarioScreen
+from .screens.main import MainScreen
 
 
 class ViewerCommands(Provider):
@@ -16,11 +18,11 @@ class ViewerCommands(Provider):
     def _commands(self) -> list[tuple[str, Binding]]:
         screen = self.screen
         out: list[tuple[str, Binding]] = []
-        bindings = (
-            (*MAIN_BINDINGS, *APP_BINDINGS)
-            if type(screen).__name__ == "MainScreen"
-            else APP_BINDINGS
-        )
+        bindings: tuple[Binding, ...] = tuple(APP_BINDINGS)
+        if isinstance(screen, MainScreen):
+            bindings = (*MAIN_BINDINGS, *bindings)
+        if isinstance(screen, ScenarioScreen):
+            bindings = (*GALLERY_BINDINGS, *bindings)
         for b in bindings:
             action, _, _ = b.action.partition("(")
             if action.startswith("app."):

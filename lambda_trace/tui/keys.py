@@ -37,6 +37,17 @@ MAIN_BINDINGS = [
     Binding("escape", "close_replay", "Close replay", show=False, id="replay.close", tooltip="Leave replay"),
 ]  # fmt: skip
 
+GALLERY_BINDINGS = [
+    Binding(
+        "escape,q",
+        "back",
+        "Gallery",
+        id="gallery.back",
+        tooltip="Close replay, else back to the scenario gallery",
+    ),
+]
+"""Keys of a trace opened from the gallery (`lambda-trace demo`)."""
+
 REPLAY_ONLY = {"step", "speed", "freeze_jump", "close_replay"}
 """Main-screen actions shown and enabled only while replaying."""
 
