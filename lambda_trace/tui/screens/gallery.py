@@ -198,10 +198,10 @@ class GalleryScreen(Screen[None]):
         header.append(" lambda-trace ", "bold reverse")
         header.append(" scenario gallery ", "bold")
         header.append(f" {len(self.entries)} scenarios", "bold")
+        header.append("   enter: open · escape: back here · q: quit", "dim")
         if self.source:
-            header.append("  traces in ", "dim")
+            header.append("   traces in ", "dim")
             header.append(literal(self.source))
-        header.append("   enter: open   q: quit", "dim")
         yield Static(header, id="gallery-header")
         scenarios = ScenarioList(id="scenarios")
         scenarios.border_title = "Scenarios"
