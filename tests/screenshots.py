@@ -62,7 +62,8 @@ SHOTS = (
 async def take(shot: Shot) -> Path:
     """Run the viewer for one shot and write its SVG."""
     if shot.trace is None:
-        app = TraceViewer(gallery=committed_entries(), gallery_source="traces/")
+        # Relative paths (main() runs from the checkout): no machine's folder in the pictures.
+        app = TraceViewer(gallery=committed_entries(Path("traces")), gallery_source="traces/")
     else:
         # A relative path, so the screen shows `traces/...` wherever the checkout lives.
         app = TraceViewer(f"traces/{shot.trace}")

@@ -198,7 +198,7 @@ class GalleryScreen(Screen[None]):
         header.append(" lambda-trace ", "bold reverse")
         header.append(" scenario gallery ", "bold")
         header.append(f" {len(self.entries)} scenarios", "bold")
-        header.append("   enter: open · escape: back here · q: quit", "dim")
+        header.append("   enter: open · esc: back · q: quit", "dim")
         if self.source:
             header.append("   traces in ", "dim")
             header.append(literal(self.source))
