@@ -35,5 +35,8 @@ bench: $(STAMP)
 traces: $(STAMP)
 	$(PY) -m lambda_trace.examples.record_all traces
 
+screenshots: $(STAMP)
+	$(PY) tests/screenshots.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -144,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of a trace line")
     p.set_defaults(module="schema")
 
-    p = sub.add_parser("demo", help="open the viewer on the bundled scenarios")
+    p = sub.add_parser("demo", help="record the bundled scenarios and open the viewer on them")
+    p.add_argument("--no-record", action="store_true", help="open the committed traces/ instead")
+    p.add_argument("-o", "--output", metavar="DIR", help="record into DIR and keep the traces")
     p.set_defaults(module="demo")
     return parser
 

@@ -1,7 +1,9 @@
-"""The `lambda-trace view` application: opens the main screen on one trace file."""
+"""The viewer application: the main screen on one trace file (`view`), or the scenario gallery
+(`demo`) from which traces open."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from textual.app import App
@@ -9,6 +11,7 @@ from textual.binding import BindingType
 
 from .commands import ViewerCommands
 from .keys import APP_BINDINGS
+from .screens.gallery import GalleryEntry, GalleryScreen
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 
@@ -22,15 +25,27 @@ class TraceViewer(App[None]):
     COMMANDS = App.COMMANDS | {ViewerCommands}
 
     def __init__(
-        self, path: str, *, header: dict[str, Any] | None = None, invocation: int | None = None
+        self,
+        path: str = "",
+        *,
+        header: dict[str, Any] | None = None,
+        invocation: int | None = None,
+        gallery: Sequence[GalleryEntry] | None = None,
+        gallery_source: str = "",
     ) -> None:
         super().__init__()
         self.path = path
         self.header = header
         self.invocation = invocation
+        self.gallery = gallery
+        """Scenarios to list first instead of opening `path` (`lambda-trace demo`)."""
+        self.gallery_source = gallery_source
 
     def on_mount(self) -> None:
-        self.push_screen(MainScreen(self.path, self.header, self.invocation))
+        if self.gallery is not None:
+            self.push_screen(GalleryScreen(self.gallery, source=self.gallery_source))
+        else:
+            self.push_screen(MainScreen(self.path, self.header, self.invocation))
 
     @property
     def main(self) -> MainScreen:

@@ -7,7 +7,10 @@ from functools import partial
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from .keys import APP_BINDINGS, DIFF_BINDINGS, MAIN_BINDINGS, command_title
+from .keys import APP_BINDINGS, DIFF_BINDINGS, GALLERY_BINDINGS, MAIN_BINDINGS, command_title
+from .screens.diff import DiffScreen
+from .screens.gallery import ScenarioScreen
+from .screens.main import MainScreen
 
 
 class ViewerCommands(Provider):
@@ -16,8 +19,13 @@ class ViewerCommands(Provider):
     def _commands(self) -> list[tuple[str, Binding]]:
         screen = self.screen
         out: list[tuple[str, Binding]] = []
-        screen_bindings = {"MainScreen": MAIN_BINDINGS, "DiffScreen": DIFF_BINDINGS}
-        bindings = (*screen_bindings.get(type(screen).__name__, []), *APP_BINDINGS)
+        bindings: tuple[Binding, ...] = tuple(APP_BINDINGS)
+        if isinstance(screen, MainScreen):
+            bindings = (*MAIN_BINDINGS, *bindings)
+        if isinstance(screen, ScenarioScreen):
+            bindings = (*GALLERY_BINDINGS, *bindings)
+        if isinstance(screen, DiffScreen):
+            bindings = (*DIFF_BINDINGS, *bindings)
         for b in bindings:
             action, _, _ = b.action.partition("(")
             if action.startswith("app."):

@@ -47,6 +47,17 @@ DIFF_BINDINGS = [
     Binding("escape", "close", "Back", id="diff.close", tooltip="Leave the diff"),
 ]  # fmt: skip
 
+GALLERY_BINDINGS = [
+    Binding(
+        "escape,q",
+        "back",
+        "Gallery",
+        id="gallery.back",
+        tooltip="Close replay, else back to the scenario gallery",
+    ),
+]
+"""Keys of a trace opened from the gallery (`lambda-trace demo`)."""
+
 REPLAY_ONLY = {"step", "speed", "freeze_jump", "close_replay"}
 """Main-screen actions shown and enabled only while replaying."""
 
