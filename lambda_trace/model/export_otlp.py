@@ -395,6 +395,21 @@ class _OtlpExporter:
             work.span.attributes["lambda_trace.status"] = status
             self.end_work(work_id, work, ts)
 
+    def on_work_name(self, ev: dict[str, Any], ts: int) -> None:
+        """A task named after creation: its span (not yet written) takes the new name."""
+        work = self.work.get(ev["work"])
+        if work is None:
+            self.stats.skip("work.name for unknown or finished work")
+            return
+        attrs = work.span.attributes
+        name = str(ev["name"])
+        attrs["lambda_trace.work_name"] = name
+        work.span.name = work_label(
+            str(attrs.get("lambda_trace.work_type", "")),
+            name,
+            str(attrs.get("lambda_trace.site", "")),
+        )
+
     def on_work_create(self, ev: dict[str, Any], ts: int) -> None:
         work_id: int = ev["work"]
         created_in = _int(ev.get("created_in"))
@@ -572,6 +587,7 @@ _HANDLERS = {
     "work.cancel": _OtlpExporter.on_work_cancel,
     "work.done": _OtlpExporter.on_work_done,
     "work.ref": _OtlpExporter.on_ignored,
+    "work.name": _OtlpExporter.on_work_name,
     "log": _OtlpExporter.on_log,
     "error": _OtlpExporter.on_error,
     "mark": _OtlpExporter.on_mark,

@@ -336,6 +336,16 @@ class _PerfettoExporter:
         args["stack"] = ev.get("stack")
         self.instant(work.pid, work.tid, "created", "work", ts, "t", args)
 
+    def on_work_name(self, ev: dict[str, Any], ts: int) -> None:
+        """A task named after creation: its track is renamed (the last thread_name wins)."""
+        work = self.work.get(ev["work"])
+        if work is None:
+            self.stats.skip("work.name for unknown work")
+            return
+        work.name = str(ev["name"])
+        label = work_label(work.type, work.name, work.site)
+        self._meta(work.pid, work.tid, "thread_name", {"name": label})
+
     def _new_track(self, env: _Env, work_id: int, work: _Work, label: str) -> None:
         self.work[work_id] = work
         env.work.add(work_id)
@@ -475,6 +485,7 @@ _HANDLERS = {
     "work.cancel": _PerfettoExporter.on_work_cancel,
     "work.done": _PerfettoExporter.on_work_done,
     "work.ref": _PerfettoExporter.on_ignored,
+    "work.name": _PerfettoExporter.on_work_name,
     "log": _PerfettoExporter.on_log,
     "error": _PerfettoExporter.on_error,
     "mark": _PerfettoExporter.on_mark,

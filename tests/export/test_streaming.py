@@ -88,3 +88,34 @@ def test_big_perfetto_output_is_valid(big: tuple[Path, int], tmp_path: Path) -> 
         export_perfetto(reader.header, reader, f)
     events = check_document(json.loads(out.read_bytes()))
     assert sum(e["ph"] == "s" for e in events) == 1199 * 4  # half of 8 jobs cross, per freeze
+
+
+def test_work_named_after_creation_is_renamed_in_both_formats(tmp_path: Path) -> None:
+    from lambda_trace.runtime.supervisor import Environment
+
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import asyncio\n\n"
+        "async def save():\n    await asyncio.sleep(0.01)\n\n"
+        "def handler(event, context):\n"
+        "    asyncio.get_event_loop().create_task(save(), name='save-order')\n"
+        "    context.succeed('ok')\n"
+    )
+    trace = tmp_path / "t.jsonl"
+    env = Environment(f"{app}:handler", output=trace, deterministic=True, isolate=False)
+    env.invoke({})
+    env.invoke({})
+    env.shutdown()
+    out = io.BytesIO()
+    with TraceReader(trace) as reader:
+        export_perfetto(reader.header, reader, out)
+    names = [
+        e["args"]["name"]
+        for e in json.loads(out.getvalue())["traceEvents"]
+        if e.get("ph") == "M" and e["name"] == "thread_name"
+    ]
+    assert any("save-order" in n for n in names)
+    out = io.BytesIO()
+    with TraceReader(trace) as reader:
+        export_otlp(reader.header, reader, out)
+    assert b"save-order" in out.getvalue()
