@@ -17,8 +17,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from lambda_trace.model import load_trace  # noqa: E402
-from tests.benchmarks.common import BIG, Figure, bench_dir, show, synthetic  # noqa: E402
+from lambda_trace.model import load_trace
+from tests.benchmarks.common import BIG, Figure, bench_dir, show, synthetic
 
 LOAD_TARGET = 2.5
 BYTES_TARGET = 150
@@ -61,7 +61,8 @@ def held_bytes(path: Path) -> tuple[int, int]:
 
 
 def run(path: Path) -> list[Figure]:
-    n = sum(1 for _ in open(path, "rb"))
+    with open(path, "rb") as fh:
+        n = sum(1 for _ in fh)
     print(f"load: {n:,} events, {path.stat().st_size / 1e6:.1f} MB")
     floors, loads = [], []
     for _ in range(REPEATS):  # interleaved: the machine is shared

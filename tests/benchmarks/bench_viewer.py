@@ -21,12 +21,12 @@ from typing import Any
 os.environ["TEXTUAL_ANIMATIONS"] = "none"
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from textual import events  # noqa: E402
-from textual.widgets import Static  # noqa: E402
+from textual import events
+from textual.widgets import Static
 
-from lambda_trace.tui.app import TraceViewer  # noqa: E402
-from lambda_trace.tui.screens.main import MainScreen  # noqa: E402
-from tests.benchmarks.common import BIG, SMALL, Figure, bench_dir, show, synthetic  # noqa: E402
+from lambda_trace.tui.app import TraceViewer
+from lambda_trace.tui.screens.main import MainScreen
+from tests.benchmarks.common import BIG, SMALL, Figure, bench_dir, show, synthetic
 
 SIZE = (160, 48)
 SESSIONS = 3
@@ -105,13 +105,17 @@ def run(small: Path, big: Path) -> list[Figure]:
             if lat:
                 keys[path] = lat
     f_small, f_big = min(firsts[small]), min(firsts[big])
-    print(f"  first frame: 10k {f_small * 1e3:.0f} ms, 1M {f_big * 1e3:.0f} ms (best of {SESSIONS})")
+    print(
+        f"  first frame: 10k {f_small * 1e3:.0f} ms, 1M {f_big * 1e3:.0f} ms (best of {SESSIONS})"
+    )
     worst = 0.0
     for what in keys[small]:
         s = statistics.median(keys[small][what])
         b = statistics.median(keys[big][what])
         worst = max(worst, b / s)
-        print(f"  {what:10} median key->repaint: 10k {s * 1e3:.1f} ms, 1M {b * 1e3:.1f} ms: {b / s:.2f}x")
+        print(
+            f"  {what:10} median key->repaint: 10k {s * 1e3:.1f} ms, 1M {b * 1e3:.1f} ms: {b / s:.2f}x"
+        )
     all_s = statistics.median(x for v in keys[small].values() for x in v)
     all_b = statistics.median(x for v in keys[big].values() for x in v)
     figures = [

@@ -47,7 +47,9 @@ def synthetic(tmp: Path, events: int, invocations: int | None = None, seed: int 
         t0 = time.perf_counter()
         n = write_synthetic(path, events, invocations, seed)
         took = time.perf_counter() - t0
-        print(f"  (wrote {path.name}: {n:,} events, {path.stat().st_size / 1e6:.1f} MB in {took:.1f} s)")
+        print(
+            f"  (wrote {path.name}: {n:,} events, {path.stat().st_size / 1e6:.1f} MB in {took:.1f} s)"
+        )
     return path
 
 
