@@ -1,9 +1,14 @@
-"""Compiled event checks for the hot load path: one generated function per event kind.
+"""Compiled event checks for the hot load path, generated from the pydantic models.
 
 `check.check_event` walks a tuple of closures per field (1.3 us for a `work.begin`, 4x an
-`orjson.loads`); these straight-line expressions, generated from the same pydantic models, cost a
-fraction of that. They only answer accept/reject: on reject the loader asks `check_event` for the
-reason. tests/model/test_fastcheck.py proves they accept exactly what `check_event` accepts.
+`orjson.loads`); the straight-line expressions here cost a fraction of that. They only answer
+accept/reject: on reject the loader asks `check_event` for the reason.
+tests/model/test_fastcheck.py proves they accept exactly what `check_event` accepts.
+
+`LINE_DECODER` goes further: msgspec structs, one per kind, decode *and* check a line in C (about
+the cost of a bare `orjson.loads`, measured by tests/benchmarks/bench_load.py). They are stricter
+than the models on purpose (no unknown fields, ints within 64 bits, payload fields absent): a line
+they refuse takes the orjson + `check_event` path, so the loader's answer does not change.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Literal, Union
 
 import annotated_types
+import msgspec
 from pydantic.fields import FieldInfo
 
 from .events import EVENT_MODELS, Event
@@ -180,3 +186,107 @@ def fast_accepts(obj: Any) -> bool:
     if check is None:
         return kind is not _MISSING and OPAQUE_CHECK(obj)
     return check(obj)
+
+
+# -- msgspec structs ------------------------------------------------------------------------------
+
+_I64_MAX = 2**63 - 1
+_I64_MIN = -(2**63)
+_NO_RAW = msgspec.Raw()
+
+
+class _Unsupported(Exception):
+    """A field type the structs hold as `Raw` (payloads: `Any`, dicts): present means slow path."""
+
+
+def _ms_type(annotation: Any, metadata: list[Any]) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        inner, *extra = typing.get_args(annotation)
+        meta: list[Any] = []
+        for item in extra:
+            meta.extend(item.metadata if isinstance(item, FieldInfo) else [item])
+        return _ms_type(inner, [*metadata, *meta])
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_ms_type(arg, []) for arg in typing.get_args(annotation))]  # noqa: UP007
+    if origin is Literal:
+        return annotation
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        return list[_ms_type(item_type, [])]  # type: ignore[misc]
+    if annotation is type(None):
+        return None
+    if annotation is int:
+        # Within 64 bits: a bigger id takes the orjson path, which reports it as pydantic does.
+        lower = [m.ge for m in metadata if isinstance(m, annotated_types.Ge)]
+        low = int(str(lower[0])) if lower else _I64_MIN
+        return typing.Annotated[int, msgspec.Meta(ge=low, le=_I64_MAX)]
+    if annotation in (str, bool):
+        return annotation
+    raise _Unsupported(annotation)
+
+
+def _struct(kind: str, model: type[Event]) -> tuple[type[msgspec.Struct], tuple[str, ...]]:
+    fields: list[tuple[str, Any, Any]] = []
+    raw: list[str] = []
+    for name, info in model.model_fields.items():
+        if name == "kind":
+            continue
+        try:
+            ms_type = _ms_type(info.annotation, list(info.metadata))
+        except _Unsupported:
+            if info.is_required():
+                raise
+            fields.append((name, msgspec.Raw, _NO_RAW))
+            raw.append(name)
+            continue
+        if info.is_required():
+            fields.append((name, ms_type, msgspec.NODEFAULT))
+        elif isinstance(info.default, list):
+            fields.append((name, ms_type, msgspec.field(default_factory=list)))
+        else:
+            fields.append((name, ms_type, info.default))
+    namespace: dict[str, Any] = {"kind": kind, "code": list(EVENT_MODELS).index(kind)}
+    namespace["raw"] = tuple(raw)
+    if "work" not in model.model_fields:
+        namespace["work"] = None  # so every event has a `work`, as the loader's column does
+    struct = msgspec.defstruct(
+        model.__name__,
+        fields,
+        kw_only=True,
+        tag_field="kind",
+        tag=kind,
+        forbid_unknown_fields=True,
+        gc=False,  # never in a cycle; untracked, the collector never walks them
+        namespace=namespace,
+    )
+    return struct, tuple(raw)
+
+
+def _structs() -> dict[str, tuple[type[msgspec.Struct], tuple[str, ...]]]:
+    out = {}
+    for kind, model in EVENT_MODELS.items():
+        if kind == "trace.start":  # only valid as the header: the loader reports a second one
+            continue
+        out[kind] = _struct(kind, model)
+    return out
+
+
+STRUCTS: dict[str, tuple[type[msgspec.Struct], tuple[str, ...]]] = _structs()
+"""kind -> (struct, names of its payload fields held raw). Each struct also has the class
+attributes `kind`, `code` (its index in `EVENT_MODELS`, i.e. `trace.KIND_CODES`) and `raw`."""
+
+LINE_DECODER: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
+    Union[tuple(s for s, _raw in STRUCTS.values())]  # noqa: UP007
+)
+"""Decodes one line to the struct of its kind; raises on anything the structs do not accept."""
+
+
+def struct_accepts(line: bytes) -> bool:
+    """True when the loader's msgspec path takes this line (for tests: then `check_event` must
+    accept it too)."""
+    try:
+        event = LINE_DECODER.decode(line)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return not any(getattr(event, name) for name in event.raw)

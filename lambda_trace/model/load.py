@@ -25,12 +25,13 @@ import orjson
 
 from .analysis import analyse
 from .check import check_event
-from .fastcheck import REST_CHECKS
+from .fastcheck import LINE_DECODER, REST_CHECKS, STRUCTS
 from .reader import MAX_LINE, TraceReader, _why
 from .trace import KIND_CODES, KINDS, OPAQUE, Env, EventColumns, Invocation, Trace, file_size
 from .works import REF, ROLE, STATUS_CODES, TYPE_CODES, Freeze, SpanStore, WorkTable
 
 _UNKNOWN_TYPE = TYPE_CODES["?"]
+assert all(getattr(st, "code") == KIND_CODES[k] for k, (st, _raw) in STRUCTS.items())  # noqa: B009
 
 
 def _never(obj: dict[str, Any]) -> bool:
@@ -185,12 +186,14 @@ class _Loader:
                 self._skip_long(skipping, skipped)
                 skipping = -1
                 chunk = chunk[nl + 1 :]
-            lines = (carry + chunk).split(b"\n") if carry else chunk.split(b"\n")
+            data = carry + chunk if carry else chunk
+            lines = data.split(b"\n")
             carry = lines.pop()
+            fast = _utf8(data, len(data) - len(carry))
             if len(carry) > max_line:
                 skipping, skipped = self.offset + sum(len(x) + 1 for x in lines), len(carry)
                 carry = b""
-            self.feed(lines, True)
+            self.feed(lines, True, fast)
             if skipping >= 0:
                 continue
             if progress is not None:
@@ -231,8 +234,15 @@ class _Loader:
             except orjson.JSONDecodeError as exc:
                 report(line_no, off, f"invalid JSON at column {exc.colno}: {exc.msg}")
 
-    def feed(self, lines: list[bytes], complete: bool) -> None:
-        """Check and index a batch of lines (hot loop: locals only, rare kinds in `_other`)."""
+    def feed(self, lines: list[bytes], complete: bool, fast: bool = True) -> None:
+        """Check and index a batch of lines (hot loop: locals only, rare kinds in `_other`).
+
+        Each line is first decoded by the msgspec structs (`fastcheck.LINE_DECODER`: decode and
+        check in C); what they refuse, and any line out of order, takes the orjson path with the
+        reader's exact checks and diagnostics. `fast=False` (bytes that are not valid UTF-8) sends
+        every line that way.
+        """
+        decode = LINE_DECODER.decode if fast and complete else None
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         codes = KIND_CODES
@@ -266,7 +276,6 @@ class _Loader:
         stacks = self.stacks
         type_codes = TYPE_CODES
         intern = sys.intern
-        create_code, done_code = _CREATE, _DONE
         other = self._other
         max_line = self.max_line
         base_line = self.line_no
@@ -278,6 +287,8 @@ class _Loader:
         last_seq = self.last_seq
         last_ts = self.last_ts
         begin_code, end_code, log_code = _BEGIN, _END, _LOG
+        create_code, done_code = _CREATE, _DONE
+        e: Any
         for i, line in enumerate(lines):
             if long_lines and len(line) > max_line:
                 n = len(line) + (1 if complete else 0)
@@ -288,57 +299,68 @@ class _Loader:
                 )
                 reject(i)
                 continue
-            try:
-                obj = loads(line)
-            except decode_error:
-                self._bad_json(base_line + i + 1, starts[i], line, complete)
-                reject(i)
-                continue
-            # Fast path: common fields checked inline (fastcheck.common_ok, folded into the order
-            # checks: seq > last_seq >= 0 and ts >= last_ts >= 0 imply the NonNeg bounds), then
-            # the kind's own fields. Anything else takes the exact, reporting path.
-            try:
-                seq = obj["seq"]
-                ts = obj["ts"]
-                inv = obj["inv"]
-                code = codes[obj["kind"]]
-            except (KeyError, TypeError, IndexError):
-                code = -1
+            e = None
+            if decode is not None:
+                try:
+                    e = decode(line)
+                except Exception:  # DecodeError, ValidationError, RecursionError: the slow path
+                    pass
             if (
-                code >= 0
-                and type(seq) is int
-                and seq > last_seq
-                and type(ts) is int
-                and ts >= last_ts
-                and (inv is None or (type(inv) is int and inv >= 0))
-                and complete
-                and (
-                    (
-                        (code in (begin_code, end_code))
-                        and type(wid := obj.get("work")) is int
-                        and wid >= 0
-                    )
-                    or rest_checks[code](obj)
-                )
+                e is not None
+                and e.seq > last_seq
+                and e.ts >= last_ts
+                and not (e.raw and any(getattr(e, name) for name in e.raw))
             ):
-                last_seq = seq
+                code = e.code
+                ts = e.ts
+                inv = e.inv
+                last_seq = e.seq
                 last_ts = ts
             else:
-                code, last_seq, last_ts = self._careful(
-                    obj, base_line + i + 1, starts[i], last_seq, last_ts, complete
-                )
-                if code < 0:
+                try:
+                    obj = loads(line)
+                except decode_error:
+                    self._bad_json(base_line + i + 1, starts[i], line, complete)
                     reject(i)
                     continue
-                ts = obj["ts"]
-                inv = obj["inv"]
-                if code in (begin_code, end_code):
-                    wid = obj["work"]
+                # Common fields checked inline (fastcheck.common_ok, folded into the order checks:
+                # seq > last_seq >= 0 and ts >= last_ts >= 0 imply the NonNeg bounds), then the
+                # kind's own fields. Anything else takes the exact, reporting path.
+                try:
+                    seq = obj["seq"]
+                    ts = obj["ts"]
+                    inv = obj["inv"]
+                    code = codes[obj["kind"]]
+                except (KeyError, TypeError, IndexError):
+                    code = -1
+                if (
+                    code >= 0
+                    and type(seq) is int
+                    and seq > last_seq
+                    and type(ts) is int
+                    and ts >= last_ts
+                    and (inv is None or (type(inv) is int and inv >= 0))
+                    and complete
+                    and rest_checks[code](obj)
+                ):
+                    last_seq = seq
+                    last_ts = ts
+                else:
+                    code, last_seq, last_ts = self._careful(
+                        obj, base_line + i + 1, starts[i], last_seq, last_ts, complete
+                    )
+                    if code < 0:
+                        reject(i)
+                        continue
+                    ts = obj["ts"]
+                    inv = obj["inv"]
+                e = _View(obj, code)
             try:
                 ts_append(ts)
                 kind_append(code)
                 inv_append(-1 if inv is None else inv)
                 if code == begin_code:
+                    wid = e.work
                     work_append(wid)
                     k = rows.get(wid)
                     if k is None:
@@ -353,6 +375,7 @@ class _Loader:
                             else:
                                 self._ran(k, inv, ts)
                 elif code == end_code:
+                    wid = e.work
                     work_append(wid)
                     k = rows.get(wid)
                     if k is not None:
@@ -362,7 +385,7 @@ class _Loader:
                             span_last(len(ts_col) - 1)
                             open_ev[k] = -1
                 elif code == log_code:
-                    wid = obj.get("work")
+                    wid = e.work
                     if wid is None:
                         work_append(-1)
                         continue
@@ -371,9 +394,9 @@ class _Loader:
                     if k is not None and inv is not None and inv >= 1:
                         c = created_in[k]
                         if c >= 1 and c != inv:
-                            self._log_note(k, obj, ts, inv)
+                            self._log_note(k, e.text, e.request_id, ts, inv)
                 elif code == create_code:
-                    wid = obj["work"]
+                    wid = e.work
                     work_append(wid)
                     if wid in rows:
                         continue  # a second work.create for one id: the first wins
@@ -383,31 +406,34 @@ class _Loader:
                     if k >= table.capacity:
                         table.grow()
                     id_append(wid)
-                    parent = obj["parent"]
+                    parent = e.parent
                     parent_append(-1 if parent is None else parent)
-                    c = obj["created_in"]
+                    c = e.created_in
                     created_in_append(-1 if c is None else c)
                     created_ns_append(ts)
                     env_id = self.env_id
                     env_append(-1 if env_id is None else env_id)
-                    role = obj.get("role")
+                    role = e.role
                     flags_append(
-                        type_codes[obj["type"]]
+                        type_codes[e.type]
                         | (ROLE if role is not None else 0)
-                        | (0 if obj.get("ref") is False else REF)
+                        | (0 if e.ref is False else REF)
                     )
-                    name_append(intern(obj["name"]))
-                    site_append(intern(obj["site"]))
-                    raw = tuple(obj["stack"])  # many works share a stack: hold one per distinct
+                    name_append(intern(e.name))
+                    site_append(intern(e.site))
+                    raw = tuple(e.stack)  # many works share a stack: hold one per distinct
                     stack = stacks.get(raw)
                     if stack is None:
                         stack = stacks[raw] = tuple(map(intern, raw))
                     stack_append(stack)
                     rows[wid] = k
-                    if role is not None or "delay_ns" in obj:
-                        self._create_extra(k, obj, inv)
+                    delay = e.delay_ns
+                    if delay is not None:
+                        table.delay_ns[k] = delay
+                    if role is not None:
+                        self._handler_created(wid, inv)
                 elif code == done_code:
-                    wid = obj["work"]
+                    wid = e.work
                     work_append(wid)
                     k = rows.get(wid)
                     if k is None:
@@ -419,12 +445,15 @@ class _Loader:
                         open_ev[k] = -1
                     if done_ns[k] < 0:
                         done_ns[k] = ts
-                        if obj["status"] == "ok" and len(obj) == 6:
+                        status = e.status
+                        error = (e.error_type, e.error_message)
+                        if status == "ok" and error == (None, None):
                             status_col[k] = 1
                         else:
-                            self._done_extra(k, obj)
+                            self._done_extra(k, status, error)
                 else:
-                    work_append(other(code, obj, ts, inv))
+                    obj = e.obj if type(e) is _View else loads(line)
+                    work_append(other(code, obj, ts, inv, len(ts_col) - 1))
             except OverflowError:
                 # An id or time beyond 2**63 (valid JSON, not storable in the columns).
                 self._overflow(base_line + i + 1, starts[i])
@@ -512,7 +541,9 @@ class _Loader:
             more = t.ran_more.get(k)
             if more is None:
                 more = t.ran_more[k] = [t.ran_first[k]]
-            if inv not in more:
+            if inv > more[-1]:  # invocations mostly come in order: no scan of a long list
+                more.append(inv)
+            elif inv not in more:
                 insort(more, inv)
         t.ran_last[k] = inv
         c = t.created_in[k]
@@ -521,38 +552,33 @@ class _Loader:
             t.cross[k] = (ts, inv)
             self.crossed.append(k)
 
-    def _close_span(self, k: int) -> None:
+    def _close_span(self, k: int, index: int) -> None:
+        """Close row k's running span at event `index`, if one is open."""
         t = self.table
         b = t.open_ev[k]
         if b >= 0:
-            self.spans.add(b, len(self.cols.ts) - 1)  # closed by the current (last) event
+            self.spans.add(b, index)
             t.open_ev[k] = -1
 
-    def _log_note(self, k: int, obj: dict[str, Any], ts: int, inv: int) -> None:
+    def _log_note(self, k: int, text: str, request_id: str | None, ts: int, inv: int) -> None:
         key = (k, inv)
         note = self.notes.logs.get(key)
         if note is None:
-            text = obj["text"]
-            self.notes.logs[key] = LogNote(k, inv, 1, ts, obj["request_id"], text[:200])
+            self.notes.logs[key] = LogNote(k, inv, 1, ts, request_id, text[:200])
         else:
             note.count += 1
 
-    def _create_extra(self, k: int, obj: dict[str, Any], inv: int | None) -> None:
-        delay = obj.get("delay_ns")
-        if delay is not None:
-            self.table.delay_ns[k] = delay
-        if obj.get("role") == "handler" and inv is not None:
+    def _handler_created(self, wid: int, inv: int | None) -> None:
+        if inv is not None:
             current = self.inv_by_index.get(inv)
             if current is not None and current.handler_work is None:
-                current.handler_work = obj["work"]
+                current.handler_work = wid
 
-    def _done_extra(self, k: int, obj: dict[str, Any]) -> None:
+    def _done_extra(self, k: int, status: str, error: tuple[str | None, str | None]) -> None:
         t = self.table
-        status = obj["status"]
         t.status[k] = STATUS_CODES[status]
         if status == "cancelled":
             self.cancelled.append(k)
-        error = (obj.get("error_type"), obj.get("error_message"))
         if error != (None, None):
             t.error[k] = error
 
@@ -560,8 +586,8 @@ class _Loader:
         k = self.table.row.get(wid)
         return self._unknown_work(wid, ts, inv) if k is None else k
 
-    def _other(self, code: int, obj: dict[str, Any], ts: int, inv: int | None) -> int:
-        """Index one event of a less frequent kind; returns the work id it names, or -1."""
+    def _other(self, code: int, obj: dict[str, Any], ts: int, inv: int | None, index: int) -> int:
+        """Index event `index`, of a less frequent kind; returns the work id it names, or -1."""
         t = self.table
         if code == _CANCEL:
             wid: int = obj["work"]
@@ -666,7 +692,7 @@ class _Loader:
             for lost_id in env.lost:
                 row = t.row.get(lost_id)
                 if row is not None and t.done_ns[row] < 0 and row not in t.lost_ns:
-                    self._close_span(row)
+                    self._close_span(row, index)
                     t.lost_ns[row] = ts
             self.env = None
             self.env_id = None
@@ -696,7 +722,7 @@ class _Loader:
         open_ev = self.table.open_ev
         for k in range(len(self.table)):
             if open_ev[k] >= 0:  # still running when the trace ends
-                self._close_span(k)
+                self._close_span(k, len(self.cols.ts) - 1)
         trace = Trace(
             path=self.path,
             header=reader.header,
@@ -716,6 +742,35 @@ class _Loader:
         self.notes.crossed = self.crossed
         self.notes.cancelled = self.cancelled
         return trace, self.notes
+
+
+class _View:
+    """Attribute access to an event dict from the orjson path, with the model's defaults, so one
+    indexing loop serves both paths."""
+
+    __slots__ = ("code", "obj")
+
+    def __init__(self, obj: dict[str, Any], code: int) -> None:
+        self.obj = obj
+        self.code = code
+
+    def __getattr__(self, name: str) -> Any:
+        return self.obj.get(name, _DEFAULTS.get(name))
+
+
+_DEFAULTS: dict[str, Any] = {"ref": True}
+"""Defaults of the optional fields the indexing loop reads (the others default to None)."""
+
+
+def _utf8(data: bytes, end: int) -> bool:
+    """The first `end` bytes are valid UTF-8 (msgspec does not check what it only skips over)."""
+    if data.isascii():
+        return True
+    try:
+        data[:end].decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _position(raw: Any) -> int:
