@@ -25,6 +25,16 @@ FLUSH_BYTES = 256 * 1024
 _WORK_LINE = b'{"seq":%d,"ts":%d,"kind":"%s","inv":%s,"work":%d}\n'
 
 
+def work_kind(kind: str) -> bytes:
+    """`kind` pre-encoded for `TraceWriter.emit_work`."""
+    return kind.encode()
+
+
+def inv_bytes(inv: int | None) -> bytes:
+    """An invocation number pre-encoded for `TraceWriter.emit_work`."""
+    return b"null" if inv is None else b"%d" % inv
+
+
 class TraceWriter:
     """Writes one trace file. `emit()` assigns `seq` and `ts` under the lock."""
 
@@ -49,6 +59,8 @@ class TraceWriter:
         self._last_ts = last_ts
         self._failed = False
         self._closed = False
+        self._stopped = False
+        """failed or closed: one flag for the hot paths."""
         self._file: IO[bytes] | None = None
         try:
             self._file = self._open(append)
@@ -85,7 +97,7 @@ class TraceWriter:
     ) -> int:
         """Append one event; returns its seq (or -1 when recording has stopped)."""
         with self._lock:
-            if self._failed or self._closed:
+            if self._stopped:
                 return -1
             seq = self._seq
             self._seq = seq + 1
@@ -104,28 +116,44 @@ class TraceWriter:
                 self._write_locked()
             return seq
 
-    def emit_work(self, kind: str, inv: int | None, work: int) -> None:
-        """Fast path for `work.begin`/`work.end`: the hottest events, formatted without a dict."""
+    def emit_work(self, kind: bytes, inv: bytes, work: int) -> None:
+        """Fast path for `work.begin`/`work.end`, the hottest events: `kind` and `inv` come
+        pre-encoded (see `work_kind`, `inv_bytes`) and the line is formatted without a dict."""
         with self._lock:
-            if self._failed or self._closed:
+            if self._stopped:
                 return
             seq = self._seq
             self._seq = seq + 1
             now = self._clock()
             if now < self._last_ts:
                 now = self._last_ts
-            self._last_ts = now
-            line = _WORK_LINE % (
-                seq,
-                now,
-                kind.encode(),
-                b"null" if inv is None else b"%d" % inv,
-                work,
-            )
+            else:
+                self._last_ts = now
+            line = _WORK_LINE % (seq, now, kind, inv, work)
             self._buffer.append(line)
             self._buffered += len(line)
             if self._buffered >= FLUSH_BYTES:
                 self._write_locked()
+
+    def emit_raw(self, head: bytes, tail: bytes) -> int:
+        """Append `{"seq":..,"ts":..,` + head ... tail: for callers that cache the JSON of
+        fields that repeat (work.create's name, site and stack). Returns the seq."""
+        with self._lock:
+            if self._stopped:
+                return -1
+            seq = self._seq
+            self._seq = seq + 1
+            now = self._clock()
+            if now < self._last_ts:
+                now = self._last_ts
+            else:
+                self._last_ts = now
+            line = b'{"seq":%d,"ts":%d,%s%s' % (seq, now, head, tail)
+            self._buffer.append(line)
+            self._buffered += len(line)
+            if self._buffered >= FLUSH_BYTES:
+                self._write_locked()
+            return seq
 
     @property
     def last_ts(self) -> int:
@@ -146,7 +174,7 @@ class TraceWriter:
     def close(self) -> None:
         self.flush()
         with self._lock:
-            self._closed = True
+            self._closed = self._stopped = True
             if self._file is not None:
                 try:
                     self._file.close()
@@ -170,7 +198,7 @@ class TraceWriter:
     def _fail(self, exc: BaseException) -> None:
         if self._failed:
             return
-        self._failed = True
+        self._failed = self._stopped = True
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(
             f"lambda-trace: cannot write trace {self.path}: {reason}; recording stopped",

@@ -26,7 +26,7 @@ from contextvars import Context
 from typing import Any, TypeVar
 
 from .clock import EmulatedClock
-from .tracer import Tracer
+from .tracer import BEGIN, END, Tracer
 
 T = TypeVar("T")
 
@@ -63,25 +63,20 @@ class TracedTask(asyncio.Task):  # type: ignore[type-arg]
     _lt_listened = False
     """True once something was scheduled to hear about this task finishing (an awaiter, gather)."""
 
-    def __init__(
-        self, coro: Any, *, loop: TracedLoop, work: int, context: Context | None = None
-    ) -> None:
-        # Set before the C initialiser: it schedules the first step through loop.call_soon.
-        self._lt_work = work
-        self._lt_tracer = loop.tracer
-        super().__init__(coro, loop=loop, context=context)
+    _lt_work: int
+    """The task's work id, set right after creation (before its first step runs)."""
 
     def cancel(self, msg: Any = None) -> bool:
         if not self.done():
             # asyncio.run() cancels what is left at its end: that work is dropped, not cancelled
             # by the handler.
             teardown = sys._getframe(1).f_code.co_name == "_cancel_all_tasks"
-            self._lt_tracer.cancel(self._lt_work, TEARDOWN if teardown else None)
+            self.get_loop().tracer.cancel(self._lt_work, TEARDOWN if teardown else None)
         return super().cancel(msg)
 
     def set_name(self, value: object) -> None:
         super().set_name(value)
-        self._lt_tracer.rename(self._lt_work, str(value))
+        self.get_loop().tracer.rename(self._lt_work, str(value))
 
 
 class TracedHandle(events.Handle):
@@ -178,6 +173,8 @@ class TracedLoop(asyncio.SelectorEventLoop):
         if clock.virtual:
             self._selector = VirtualSelector(self._selector, self)  # type: ignore[has-type]
         self.set_task_factory(self._make_task)
+        self._emit_work = tracer.writer.emit_work
+        self._tick = clock.tick
         self._traced = True
 
     def time(self) -> float:
@@ -194,19 +191,29 @@ class TracedLoop(asyncio.SelectorEventLoop):
         work = self.tracer.create(
             "task", name, parent=self.tracer.current(), frame=sys._getframe(1)
         )
-        return TracedTask(coro, loop=self, work=work, context=context)
+        return self.new_task(coro, work, context)
+
+    def new_task(self, coro: Any, work: int, context: Context | None = None) -> TracedTask:
+        """A TracedTask for `coro` standing for `work`. The C initialiser schedules the first
+        step before `_lt_work` is set; the step reads it only when it runs."""
+        task = TracedTask(coro, loop=self, context=context)
+        task._lt_work = work
+        return task
 
     def _run_task_step(self, task: TracedTask, step: Callable[..., Any], *args: Any) -> None:
+        # The hottest path of a recording: two events a step, so everything is bound locally.
         tracer = self.tracer
+        emit = self._emit_work
         work = task._lt_work
-        tracer.begin(work)
+        emit(BEGIN, tracer.inv_b, work)
         previous = tracer.current_work
         tracer.current_work = work
         try:
             step(*args)
         finally:
             tracer.current_work = previous
-            tracer.end(work)
+            self._tick()
+            emit(END, tracer.inv_b, work)
         if task.done():
             if task.cancelled():
                 tracer.done(work, "cancelled")
@@ -224,7 +231,13 @@ class TracedLoop(asyncio.SelectorEventLoop):
     def call_soon(self, callback: Any, *args: Any, context: Context | None = None) -> Any:
         owner = getattr(callback, "__self__", None)
         if type(owner) is TracedTask:
-            return super().call_soon(self._run_task_step, owner, callback, *args, context=context)
+            # A task step or wakeup (scheduled by the C Task): what BaseEventLoop.call_soon does,
+            # without its debug-mode checks, wrapped so the step is recorded.
+            if self._closed:
+                raise RuntimeError("Event loop is closed")
+            handle = events.Handle(self._run_task_step, (owner, callback, *args), self, context)
+            self._ready.append(handle)
+            return handle
         if args and type(args[0]) is TracedTask:
             args[0]._lt_listened = True  # a done-callback of the task is being scheduled
         if not self._traced or threading.get_ident() != self.tracer.loop_thread:
@@ -233,9 +246,13 @@ class TracedLoop(asyncio.SelectorEventLoop):
             current = self.tracer.current_work
             if current is None:
                 return super().call_soon(callback, *args, context=context)
-            # asyncio working for a unit of work (a transport registering its socket): whatever
-            # it creates is that work's child.
-            return super().call_soon(self._run_as, current, callback, *args, context=context)
+            # asyncio working for a unit of work (a transport registering its socket, gather
+            # hearing of a child): whatever it creates is that work's child.
+            if self._closed:
+                raise RuntimeError("Event loop is closed")
+            handle = events.Handle(self._run_as, (current, callback, *args), self, context)
+            self._ready.append(handle)
+            return handle
         self._check_closed()
         work = self.tracer.create(
             "callback",

@@ -15,7 +15,6 @@ from typing import Any
 from . import handler as handler_mod
 from .context import Node24Context, NodeContext
 from .invocation import Invocation, error_parts
-from .loop import TracedTask
 
 CALLBACK_DEPRECATED = (
     "Runtime.CallbackHandlerDeprecated",
@@ -47,7 +46,7 @@ class NodeInvocation(Invocation):
         if self.is_async:
             coro = self.context.run(fn, *args)
             work = self.handler_work("task")
-            task = TracedTask(coro, loop=self.loop, work=work, context=self.context)
+            task = self.loop.new_task(coro, work, self.context)
             task.add_done_callback(self._settled)
             self.on_empty = "exit"
             return
