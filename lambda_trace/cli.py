@@ -169,3 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Output piped into `head` and closed: not an error worth a traceback.
         sys.stderr.close()
         return EXIT_OK
+    except OSError as exc:
+        # Output that cannot be written (a full disk, /dev/full): one line, like any bad input.
+        reason = exc.strerror or str(exc)
+        where = f" {exc.filename}" if exc.filename else ""
+        print(
+            f"lambda-trace {args.command}: error: cannot write output{where}: {reason}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lambda_trace.examples.catalog import BY_ID, PACKAGE_ROOT, SCENARIOS, Scenario
-from lambda_trace.examples.record_all import record, recordable
+from lambda_trace.examples.record_all import record
 from lambda_trace.model import load_trace
 from lambda_trace.model.reader import read_events
 
@@ -18,19 +18,7 @@ TRACES = PACKAGE_ROOT / "traces"
 STALE = "run `make traces` and commit the result"
 
 
-def _param(s: Scenario) -> Any:
-    # The python profile is being finished on main; its scenarios are written, not yet recordable.
-    marks = (
-        []
-        if recordable(s)
-        else [
-            pytest.mark.xfail(reason=f"no {s.profile!r} profile in this runtime yet", strict=True)
-        ]
-    )
-    return pytest.param(s, id=s.id, marks=marks)
-
-
-PARAMS = [_param(s) for s in SCENARIOS]
+PARAMS = [pytest.param(s, id=s.id) for s in SCENARIOS]
 
 
 class Trace:
@@ -70,9 +58,7 @@ class Trace:
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every scenario recorded again, in-process (the same bytes as the child-process recording)."""
     folder = tmp_path_factory.mktemp("gallery")
-    return {
-        s.id: record(s, folder / s.trace_name, isolate=False) for s in SCENARIOS if recordable(s)
-    }
+    return {s.id: record(s, folder / s.trace_name, isolate=False) for s in SCENARIOS}
 
 
 def trace(scenario_id: str) -> Trace:
@@ -320,7 +306,7 @@ def test_trace_shows_the_scenario(scenario: Scenario) -> None:
 @pytest.mark.parametrize("scenario", PARAMS)
 def test_trace_has_the_expected_findings(scenario: Scenario) -> None:
     found = {f.category for f in load_trace(TRACES / scenario.trace_name).findings}
-    if not scenario.findings:
-        assert found == set(), f"{scenario.id} should be clean, found {sorted(found)}"
-    missing = set(scenario.findings) - found
-    assert not missing, f"{scenario.id}: no {sorted(missing)} finding (found {sorted(found)})"
+    expected = set(scenario.findings)
+    assert found == expected, (
+        f"{scenario.id}: missing {sorted(expected - found)}, unexpected {sorted(found - expected)}"
+    )

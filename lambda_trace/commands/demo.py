@@ -39,18 +39,11 @@ def entry(scenario: Scenario, folder: Path) -> GalleryEntry:
 
 def record_all(folder: Path, *, isolate: bool = True, quiet: bool = False) -> list[GalleryEntry]:
     """Record every catalogue scenario into `folder`, one progress line each on stderr."""
-    from ..examples.record_all import record, recordable
+    from ..examples.record_all import record
 
     entries: list[GalleryEntry] = []
     total = len(SCENARIOS)
     for i, scenario in enumerate(SCENARIOS, 1):
-        if not recordable(scenario):
-            if not quiet:
-                print(
-                    f"[{i:>2}/{total}] {scenario.id:<26} skipped: no {scenario.profile!r} profile",
-                    file=sys.stderr,
-                )
-            continue
         started = time.perf_counter()
         path = record(scenario, folder / scenario.trace_name, isolate=isolate)
         if not quiet:
@@ -86,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
         folder = Path(args.output)
         if folder.exists() and not folder.is_dir():
             raise CliError(f"{folder}: not a directory")
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"cannot create {folder}: {exc.strerror}") from None
     else:
         folder = Path(tempfile.mkdtemp(prefix="lambda-trace-demo-"))
     try:

@@ -108,12 +108,14 @@ def run(args: argparse.Namespace) -> int:
         for i in range(count):
             result = env.invoke(events[i % len(events)])
             print(summary_line(result), file=sys.stderr)
-            if result.handler_error:
-                handler_error = result.handler_error
+            if result.init_error:
+                # The handler cannot run at all (it fails to import, is missing, or the profile
+                # refuses it): the failed INIT is in the trace; the command is bad input.
+                handler_error = result.handler_error or f"INIT failed: {result.init_error}"
                 break
     finally:
         env.shutdown("end")
     if handler_error:
-        raise CliError(f"{handler_error} (INIT failed; trace kept in {output})")
+        raise CliError(f"{handler_error} (trace kept in {output})")
     print(f"trace written to {output}", file=sys.stderr)
     return 0

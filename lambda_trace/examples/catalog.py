@@ -79,7 +79,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         module="succeed_pending_write",
         events=_orders(101, 102, 103),
-        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed"),
+        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed", "lost"),
     ),
     Scenario(
         id="callback_held",
@@ -103,7 +103,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         module="callback_no_wait_pool",
         events=_orders(101, 102, 103),
-        findings=("pending_at_freeze", "crossed_invocation", "kept_alive"),
+        findings=(
+            "pending_at_freeze",
+            "crossed_invocation",
+            "kept_alive",
+            "log_misattributed",
+            "lost",
+        ),
     ),
     Scenario(
         id="interval_timeout",
@@ -117,7 +123,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         events=({"job": "import-7"}, {"job": "import-8"}),
         n=2,
         timeout_ns=1_000_000_000,
-        findings=("timeout_keepalive",),
+        findings=("timeout_keepalive", "lost"),
     ),
     Scenario(
         id="open_socket_timeout",
@@ -143,7 +149,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         module="gather_half",
         events=({"user": "ada"}, {"user": "grace"}, {"user": "linus"}),
-        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed"),
+        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed", "lost"),
     ),
     Scenario(
         id="leftover_rejection",
@@ -155,7 +161,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         module="leftover_rejection",
         events=_orders(101, 102, 103),
-        findings=("error_misattributed", "crossed_invocation", "pending_at_freeze"),
+        findings=("error_misattributed", "crossed_invocation", "pending_at_freeze", "lost"),
     ),
     Scenario(
         id="fire_and_forget_http",
@@ -168,7 +174,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         module="fire_and_forget_http",
         events=({"page": "/home"}, {"page": "/cart"}, {"page": "/checkout"}),
         reclaim_after=2,
-        findings=("pending_at_freeze", "crossed_invocation", "lost"),
+        findings=("pending_at_freeze", "crossed_invocation", "lost", "log_misattributed"),
     ),
     Scenario(
         id="metrics_flush",
@@ -180,7 +186,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         module="metrics_flush",
         events=_orders(101, 102, 103),
-        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed"),
+        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed", "lost"),
     ),
     Scenario(
         id="pool_idle_timer",
@@ -193,7 +199,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         module="pool_idle_timer",
         events=({"sku": "A1"}, {"sku": "B2"}, {"sku": "C3"}),
         freeze_for_ns=10_000_000_000,
-        findings=("pending_at_freeze", "crossed_invocation", "kept_alive"),
+        findings=(
+            "pending_at_freeze",
+            "crossed_invocation",
+            "kept_alive",
+            "log_misattributed",
+            "lost",
+        ),
     ),
     Scenario(
         id="clock_jump_interval",
@@ -205,7 +217,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
         module="clock_jump_interval",
         freeze_for_ns=10_000_000_000,
-        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed"),
+        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed", "lost"),
     ),
     Scenario(
         id="node24_migration",
@@ -246,7 +258,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         module="python_thread_timer",
         profile="python",
         events=_orders(101, 102, 103),
-        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed"),
+        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed", "lost"),
     ),
     Scenario(
         id="python_asyncio_run_drop",
@@ -273,7 +285,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         module="python_module_loop",
         profile="python",
         events=_orders(101, 102, 103),
-        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed"),
+        findings=("pending_at_freeze", "crossed_invocation", "log_misattributed", "lost"),
     ),
 )
 """Every scenario, in the order the gallery shows them."""

@@ -8,14 +8,8 @@ import contextlib
 import sys
 from pathlib import Path
 
-from ..runtime.core import PROFILES
 from ..runtime.supervisor import Environment
 from .catalog import PACKAGE_ROOT, SCENARIOS, Scenario
-
-
-def recordable(scenario: Scenario) -> bool:
-    """Whether this runtime has the scenario's profile (the python profile may still be missing)."""
-    return scenario.profile in PROFILES
 
 
 def record(scenario: Scenario, output: Path, *, isolate: bool = True) -> Path:
@@ -58,9 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     args.folder.mkdir(parents=True, exist_ok=True)
     for scenario in SCENARIOS:
         if args.ids and scenario.id not in args.ids:
-            continue
-        if not recordable(scenario):
-            print(f"{scenario.id:24} skipped: no {scenario.profile!r} profile yet", file=sys.stderr)
             continue
         path = record(scenario, args.folder / scenario.trace_name)
         print(f"{scenario.id:24} -> {path}", file=sys.stderr)

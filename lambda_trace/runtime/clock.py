@@ -60,9 +60,6 @@ class EmulatedClock:
         if self.virtual:
             self._virtual_ns += STEP_TICK_NS
 
-    def advance_to(self, ns: int) -> None:
-        self.advance(ns - self.now_ns())
-
     @property
     def origin_monotonic_ns(self) -> int:
         return self._origin

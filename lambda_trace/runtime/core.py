@@ -228,6 +228,7 @@ class EnvironmentRuntime:
         result = InvokeResult(index, request_id, cold, outcome="error")
         result.error_type, result.error_message = error_type, message
         result.handler_error = init.handler_error if init else None
+        result.init_error = f"{error_type}: {message}"
         raise EnvironmentExit("init_error", None, result)
 
     def freeze(self) -> None:

@@ -6,6 +6,7 @@ this base records the three instants (respond called, response posted, frozen) a
 
 from __future__ import annotations
 
+import abc
 import contextvars
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,8 @@ class InvokeResult:
     exit_code: int | None = None
     handler_error: str | None = None
     """Set when the handler could not be found at INIT (the CLI reports it as bad input)."""
+    init_error: str | None = None
+    """`errorType: errorMessage` when the environment's INIT failed (this invocation never ran)."""
 
 
 class EnvironmentExit(Exception):
@@ -66,7 +69,7 @@ def error_parts(error: Any) -> tuple[str, str]:
     return type(error).__name__, repr(error)
 
 
-class Invocation:
+class Invocation(abc.ABC):
     """Base driver: subclasses implement `start()` and the per-turn `after_turn()` policy."""
 
     fatal_exit_code: int | None = None
@@ -234,10 +237,11 @@ class Invocation:
                 self.loop.turn()
         self.tracer.request_id = self.request_id
 
+    @abc.abstractmethod
     def start(self) -> None:
-        raise NotImplementedError
+        """Call the handler the way this runtime does."""
 
-    def after_turn(self) -> None:
+    def after_turn(self) -> None:  # noqa: B027 - optional hook; most profiles need none
         """Called before every turn: decide whether to post (e.g. the loop just emptied)."""
 
     # -- endings --------------------------------------------------------------------------------

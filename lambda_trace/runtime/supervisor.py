@@ -89,6 +89,10 @@ class Environment:
             "tool": f"lambda-trace {__version__}",
             "created": None if deterministic else time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
+        try:
+            open(self.path, "wb").close()
+        except OSError as exc:
+            raise OSError(f"cannot write trace {self.path}: {exc.strerror}") from None
         writer = TraceWriter(self.path, header, fsync=fsync)
         writer.close()
         if writer.failed:

@@ -203,10 +203,6 @@ class TimeAxis:
         """Columns from the trace start to its end."""
         return self.x(self.end)
 
-    def frozen_at(self, ts: float) -> bool:
-        k = bisect_right(self.starts, ts) - 1
-        return k >= 0 and ts < self.ends[k]
-
     @staticmethod
     def fit_ns_per_col(
         start_ns: int,

@@ -75,8 +75,7 @@ def test_attribute_missing_or_not_callable(
     code, err = run([f"{app}:missing", "-o", str(out)], capsys)
     assert code == 2
     assert err.splitlines()[-1] == (
-        f"lambda-trace record: error: handler 'missing' not found in {app} "
-        f"(INIT failed; trace kept in {out})"
+        f"lambda-trace record: error: handler 'missing' not found in {app} (trace kept in {out})"
     )
     (tmp_path / "v.py").write_text("handler = 42\n")
     code, err = run([f"{tmp_path}/v.py:handler", "-o", str(out)], capsys)
@@ -115,10 +114,14 @@ def test_import_error_is_a_failed_init(tmp_path: Path, capsys: pytest.CaptureFix
     path = tmp_path / "bad_import.py"
     path.write_text("import no_such_dependency\n\ndef handler(event, context):\n    pass\n")
     out = tmp_path / "t.jsonl"
-    code, err = run([f"{path}:handler", "-o", str(out), "-n", "1"], capsys)
-    assert code == 0 and "Traceback" not in err
-    assert "Runtime.ImportModuleError" in err
+    code, err = run([f"{path}:handler", "-o", str(out), "-n", "3"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        "lambda-trace record: error: INIT failed: Runtime.ImportModuleError: Unable to import "
+        f"module 'bad_import': No module named 'no_such_dependency' (trace kept in {out})"
+    )
     trace = load_trace(out)
+    assert len(trace.invocations) == 1  # stopped at the first failed INIT
     assert trace.invocations[0].outcome == "error"
 
 
@@ -137,3 +140,9 @@ def test_deterministic_traces_are_byte_identical(tmp_path: Path, app: Path) -> N
     # A task named after creation keeps its name in the model.
     trace = load_trace(tmp_path / "a.jsonl")
     assert "save-order" in {w.name for w in trace.works}
+
+
+def test_unwritable_output_is_one_line(app: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run([f"{app}:handler", "-o", "/proc/t.jsonl"], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("lambda-trace record: error: cannot write trace")

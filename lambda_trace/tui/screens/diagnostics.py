@@ -61,7 +61,8 @@ class DiagnosticsScreen(Screen[None]):
             text.append(f"  first {len(t.diagnostics)} shown", "dim")
         yield Static(text, id="diagnostics-header")
         diagnostics = DiagnosticsList(t, id="diagnostics")
-        diagnostics.border_title = literal(t.path)
+        # A plain str here would be parsed as markup: a path is data.
+        diagnostics.border_title = Text(literal(t.path))
         yield diagnostics
         yield Footer()
 

@@ -47,12 +47,6 @@ class FindingsList(LineList):
     def item(self, index: int) -> str | Finding | None:
         return self.items[index] if 0 <= index < len(self.items) else None
 
-    def index_of(self, finding_id: int) -> int | None:
-        for i, it in enumerate(self.items):
-            if isinstance(it, Finding) and it.id == finding_id:
-                return i
-        return None
-
     def render_item(self, index: int, width: int) -> Strip:
         it = self.items[index]
         text = Text(no_wrap=True)
