@@ -17,31 +17,50 @@ Each pass is one dict grouping over the work: O(n), plus one sort of the result,
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from itertools import compress
 from typing import Literal
 
 from .trace import Invocation, Trace
-from .works import WORK_TYPES, Work
+from .works import ROLE, Work
 
 Origin = Literal["here", "init", "earlier"]
 How = Literal["same", "renamed", "moved", "added", "removed"]
 
+ORIGINS: tuple[Origin, ...] = ("here", "init", "earlier")
+"""Origin code -> origin (codes as `Side.origin_code` gives them)."""
+
 
 @dataclass(slots=True)
 class Side:
-    """One invocation of one trace and the work taking part in it, in creation order."""
+    """One invocation of one trace and the work taking part in it, in creation order.
+
+    `rows` are rows of the trace's `WorkTable` (creation order); `works` makes views of them.
+    """
 
     trace: Trace
     inv: Invocation
-    works: list[Work]
+    rows: list[int]
 
     @classmethod
     def of(cls, trace: Trace, inv: Invocation) -> Side:
-        return cls(trace, inv, participants(trace, inv))
+        return cls(trace, inv, participant_rows(trace, inv))
+
+    @property
+    def works(self) -> list[Work]:
+        t = self.trace.table
+        return [Work(t, k) for k in self.rows]
 
     def origin(self, w: Work) -> Origin:
         return origin(w, self.inv)
+
+    def origin_code(self, k: int) -> int:
+        """0 here, 1 init, 2 earlier (`ORIGINS`) for row `k` of the table."""
+        created = self.trace.table.created_in[k]
+        if created == self.inv.index:
+            return 0
+        return 1 if created == 0 else 2
 
     def rel(self, ts: int) -> int:
         """A time relative to this invocation's `invoke.start`."""
@@ -65,92 +84,147 @@ def origin(w: Work, inv: Invocation) -> Origin:
     return "init" if created == 0 else "earlier"
 
 
+def participant_rows(trace: Trace, inv: Invocation) -> list[int]:
+    """Table rows of the work created in `inv`, run in it, or pending at its freeze; sorted.
+
+    Uses the trace's index by invocation when it has one; otherwise scans the columns (cheaper
+    for one pair; `diff_traces` builds the index before comparing many).
+    """
+    t = trace.table
+    index = inv.index
+    if trace._created_in is not None and trace._ran_in is not None:
+        rows = set(trace._created_in.get(index, ()))
+        rows.update(trace._ran_in.get(index, ()))
+    else:
+        every = range(len(t))
+        rows = set(compress(every, map(index.__eq__, t.created_in)))
+        ran = set(compress(every, map(index.__eq__, t.ran_first)))
+        for k, more in t.ran_more.items():
+            if index in more:
+                ran.add(k)
+            else:
+                ran.discard(k)
+        rows |= ran
+    by_id = t.row
+    rows.update(by_id[wid] for wid in inv.pending_at_freeze if wid in by_id)
+    # Rows are appended in creation order, so row order is (created ts, seq) order.
+    return sorted(rows)
+
+
 def participants(trace: Trace, inv: Invocation) -> list[Work]:
     """Work created in `inv`, run in it, or pending at its freeze; in creation order."""
     t = trace.table
-    rows = {w.row for w in trace.works_created_in(inv.index)}
-    rows.update(w.row for w in trace.works_ran_in(inv.index))
-    rows.update(t.row[wid] for wid in inv.pending_at_freeze if wid in t.row)
-    # Rows are appended in creation order, so row order is (created ts, seq) order.
-    return [Work(t, k) for k in sorted(rows)]
+    return [Work(t, k) for k in participant_rows(trace, inv)]
 
 
-def _group(
-    works: Iterable[tuple[int, Work]], side: Side, level: int
-) -> dict[Hashable, list[tuple[int, Work]]]:
-    out: dict[Hashable, list[tuple[int, Work]]] = {}
-    for pos, w in works:
-        out.setdefault(_key(w, side, level), []).append((pos, w))
-    return out
+def align_rows(a: Side, b: Side) -> list[tuple[int, int, How]]:
+    """Pair the participants of two invocations as (row in A, row in B, how), -1 for no work;
+    in order of (relative) creation. What `align` does, on table rows."""
+    pending: list[list[int]] = []
+    keys: list[tuple[dict[int, tuple[int, int, str, str]], list[int]]] = []
+    handlers: list[list[int]] = []
+    for side in (a, b):
+        t, index = side.trace.table, side.inv.index
+        created_in, flags, name, site = t.created_in, t.flags, t.name, t.site
+        into: list[int] = []
+        hs: list[int] = []
+        key: dict[int, tuple[int, int, str, str]] = {}
+        for k in side.rows:
+            c = created_in[k]
+            o = 0 if c == index else (1 if c == 0 else 2)
+            f = flags[k]
+            key[k] = (o, f & 7, name[k], site[k])
+            if o == 0 and f & ROLE:
+                hs.append(k)
+            else:
+                into.append(k)
+        pending.append(into)
+        handlers.append(hs)
+        keys.append((key, []))
+    key_a, key_b = keys[0][0], keys[1][0]
+    pending_a, pending_b = pending
+    handlers_a, handlers_b = handlers
+    start_a, start_b = a.inv.start_ns, b.inv.start_ns
+    created_a, created_b = a.trace.table.created_ns, b.trace.table.created_ns
+    placed: list[tuple[int, int, int, int, int, How]] = []
+    add = placed.append
+
+    for ka, kb in zip(handlers_a, handlers_b, strict=False):
+        _o, _t, name_a, site_a = key_a[ka]
+        _o, _t, name_b, site_b = key_b[kb]
+        matched: How = "same"
+        if site_a != site_b:
+            matched = "moved"
+        if name_a != name_b:
+            matched = "renamed"
+        add((created_a[ka] - start_a, 0, ka, ka, kb, matched))
+    n = min(len(handlers_a), len(handlers_b))
+    if n < len(handlers_a):
+        pending_a = sorted(pending_a + handlers_a[n:])
+    if n < len(handlers_b):
+        pending_b = sorted(pending_b + handlers_b[n:])
+
+    level_keys: tuple[tuple[int, How], ...] = ((0, "same"), (1, "renamed"), (2, "moved"))
+    for level, how in level_keys:
+        if not pending_a or not pending_b:
+            break
+        ka_of: Callable[[int], Hashable]
+        kb_of: Callable[[int], Hashable]
+        if level == 0:
+            ka_of, kb_of = key_a.__getitem__, key_b.__getitem__
+        elif level == 1:
+            ka_of = lambda k: _site_key(key_a[k])  # noqa: E731
+            kb_of = lambda k: _site_key(key_b[k])  # noqa: E731
+        else:
+            ka_of = lambda k: _name_key(key_a[k])  # noqa: E731
+            kb_of = lambda k: _name_key(key_b[k])  # noqa: E731
+        groups_b: dict[Hashable, list[int]] = {}
+        for kb in pending_b:
+            g = kb_of(kb)
+            lst = groups_b.get(g)
+            if lst is None:
+                groups_b[g] = [kb]
+            else:
+                lst.append(kb)
+        left_a: list[int] = []
+        used_b: set[int] = set()
+        taken: dict[Hashable, int] = {}
+        for ka in pending_a:
+            g = ka_of(ka)
+            candidates = groups_b.get(g)
+            if candidates is not None:
+                i = taken.get(g, 0)
+                if i < len(candidates):
+                    taken[g] = i + 1
+                    kb = candidates[i]
+                    used_b.add(kb)
+                    add((created_a[ka] - start_a, 0, ka, ka, kb, how))
+                    continue
+            left_a.append(ka)
+        pending_a = left_a
+        if used_b:
+            pending_b = [k for k in pending_b if k not in used_b]
+
+    for ka in pending_a:
+        add((created_a[ka] - start_a, 0, ka, ka, -1, "removed"))
+    for kb in pending_b:
+        add((created_b[kb] - start_b, 1, kb, -1, kb, "added"))
+    placed.sort()
+    return [(ka, kb, how) for _rel, _side, _k, ka, kb, how in placed]
 
 
-def _key(w: Work, side: Side, level: int) -> Hashable:
-    t, k = w._t, w.row
-    o = side.origin(w)
-    kind = WORK_TYPES[t.flags[k] & 7]
-    if level == 0:
-        return (o, kind, t.name[k], t.site[k])
-    if level == 1:
-        return (o, kind, t.site[k])
-    return (o, kind, t.name[k])
+def _site_key(key: tuple[int, int, str, str]) -> tuple[int, int, str]:
+    return (key[0], key[1], key[3])
+
+
+def _name_key(key: tuple[int, int, str, str]) -> tuple[int, int, str]:
+    return (key[0], key[1], key[2])
 
 
 def align(a: Side, b: Side) -> list[Match]:
     """Pair the participants of two invocations; rows in order of (relative) creation."""
-    pending_a: list[tuple[int, Work]] = []
-    pending_b: list[tuple[int, Work]] = []
-    handlers_a: list[tuple[int, Work]] = []
-    handlers_b: list[tuple[int, Work]] = []
-    for side, into, handlers in ((a, pending_a, handlers_a), (b, pending_b, handlers_b)):
-        for pos, w in enumerate(side.works):
-            if w._t.is_handler(w.row) and side.origin(w) == "here":
-                handlers.append((pos, w))
-            else:
-                into.append((pos, w))
-    placed: list[tuple[tuple[int, int, int], Match]] = []
-
-    def place(wa: tuple[int, Work] | None, wb: tuple[int, Work] | None, how: How) -> None:
-        if wa is not None:
-            sort = (a.rel(wa[1].created_ns), 0, wa[0])
-        else:
-            assert wb is not None
-            sort = (b.rel(wb[1].created_ns), 1, wb[0])
-        placed.append((sort, Match(wa[1] if wa else None, wb[1] if wb else None, how)))
-
-    for (pa, wa), (pb, wb) in zip(handlers_a, handlers_b, strict=False):
-        matched: How = "same"
-        if wa.site != wb.site:
-            matched = "moved"
-        if wa.name != wb.name:
-            matched = "renamed"
-        place((pa, wa), (pb, wb), matched)
-    n = min(len(handlers_a), len(handlers_b))
-    pending_a = sorted(pending_a + handlers_a[n:], key=lambda p: p[0])
-    pending_b = sorted(pending_b + handlers_b[n:], key=lambda p: p[0])
-
-    passes: tuple[tuple[int, How], ...] = ((0, "same"), (1, "renamed"), (2, "moved"))
-    for level, how in passes:
-        groups_b = _group(pending_b, b, level)
-        left_a: list[tuple[int, Work]] = []
-        used_b: set[int] = set()
-        taken: dict[Hashable, int] = {}
-        for pa, wa in pending_a:
-            key = _key(wa, a, level)
-            candidates = groups_b.get(key)
-            i = taken.get(key, 0)
-            if candidates is not None and i < len(candidates):
-                taken[key] = i + 1
-                pb, wb = candidates[i]
-                used_b.add(pb)
-                place((pa, wa), (pb, wb), how)
-            else:
-                left_a.append((pa, wa))
-        pending_a = left_a
-        pending_b = [p for p in pending_b if p[0] not in used_b]
-
-    for pa, wa in pending_a:
-        place((pa, wa), None, "removed")
-    for pb, wb in pending_b:
-        place(None, (pb, wb), "added")
-    placed.sort(key=lambda item: item[0])
-    return [m for _sort, m in placed]
+    ta, tb = a.trace.table, b.trace.table
+    return [
+        Match(None if ka < 0 else Work(ta, ka), None if kb < 0 else Work(tb, kb), how)
+        for ka, kb, how in align_rows(a, b)
+    ]

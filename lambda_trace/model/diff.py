@@ -46,10 +46,11 @@ import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from .align import Match, Side, align
+from .align import ORIGINS, How, Side, align_rows
 from .trace import Invocation, Trace
-from .works import STATUSES, WORK_TYPES, Work
+from .works import STATUSES, WORK_TYPES, SpanStore, Work
 
 DIFF_SCHEMA = "lambda-trace.diff/1"
 
@@ -247,19 +248,128 @@ class Change:
         return {"field": self.field, "a": self.a, "b": self.b}
 
 
-@dataclass(slots=True)
 class Row:
-    """An aligned pair of work (or one side alone) and how it changed."""
+    """An aligned pair of work (or one side alone) and how it changed.
 
-    match: str
-    a: WorkFacts | None
-    b: WorkFacts | None
-    kinds: list[str] = field(default_factory=list)
-    findings_removed: list[FindingFact] = field(default_factory=list)
-    findings_added: list[FindingFact] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-    a_work: Work | None = None
-    b_work: Work | None = None
+    The facts of each side (`a`, `b`) and its `Work` views are made on first use: a diff of
+    100k-event invocations has ~17k rows, most of them unchanged and never looked at.
+    """
+
+    __slots__ = (
+        "_a",
+        "_a_work",
+        "_b",
+        "_b_work",
+        "_src",
+        "changes",
+        "findings_added",
+        "findings_removed",
+        "kinds",
+        "match",
+    )
+
+    def __init__(
+        self,
+        match: str,
+        a: WorkFacts | None,
+        b: WorkFacts | None,
+        kinds: list[str] | None = None,
+        findings_removed: list[FindingFact] | None = None,
+        findings_added: list[FindingFact] | None = None,
+        changes: list[Change] | None = None,
+        a_work: Work | None = None,
+        b_work: Work | None = None,
+    ) -> None:
+        self.match = match
+        self.kinds: list[str] = [] if kinds is None else kinds
+        self.findings_removed: list[FindingFact] = (
+            [] if findings_removed is None else findings_removed
+        )
+        self.findings_added: list[FindingFact] = [] if findings_added is None else findings_added
+        self.changes: list[Change] = [] if changes is None else changes
+        self._src: tuple[_Facts, int, _Facts, int] | None = None
+        self._a, self._b = a, b
+        self._a_work, self._b_work = a_work, b_work
+
+    @classmethod
+    def _lazy(
+        cls,
+        match: str,
+        src: tuple[_Facts, int, _Facts, int],
+        kinds: list[str],
+        findings_removed: list[FindingFact],
+        findings_added: list[FindingFact],
+        changes: list[Change],
+    ) -> Row:
+        """A row whose facts and views are made from the table rows in `src` (fa, ka, fb, kb;
+        -1: no work on that side) when first asked for."""
+        row = cls.__new__(cls)
+        row.match = match
+        row.kinds = kinds
+        row.findings_removed = findings_removed
+        row.findings_added = findings_added
+        row.changes = changes
+        row._src = src
+        return row
+
+    def _side(self, side: int) -> tuple[_Facts, int]:
+        assert self._src is not None
+        return self._src[2 * side], self._src[2 * side + 1]  # type: ignore[return-value]
+
+    @property
+    def a(self) -> WorkFacts | None:
+        try:
+            return self._a
+        except AttributeError:
+            facts, k = self._side(0)
+            self._a = None if k < 0 else facts.facts(k)
+            return self._a
+
+    @a.setter
+    def a(self, value: WorkFacts | None) -> None:
+        self._a = value
+
+    @property
+    def b(self) -> WorkFacts | None:
+        try:
+            return self._b
+        except AttributeError:
+            facts, k = self._side(1)
+            self._b = None if k < 0 else facts.facts(k)
+            return self._b
+
+    @b.setter
+    def b(self, value: WorkFacts | None) -> None:
+        self._b = value
+
+    @property
+    def a_work(self) -> Work | None:
+        try:
+            return self._a_work
+        except AttributeError:
+            facts, k = self._side(0)
+            self._a_work = None if k < 0 else Work(facts.table, k)
+            return self._a_work
+
+    @a_work.setter
+    def a_work(self, value: Work | None) -> None:
+        self._a_work = value
+
+    @property
+    def b_work(self) -> Work | None:
+        try:
+            return self._b_work
+        except AttributeError:
+            facts, k = self._side(1)
+            self._b_work = None if k < 0 else Work(facts.table, k)
+            return self._b_work
+
+    @b_work.setter
+    def b_work(self, value: Work | None) -> None:
+        self._b_work = value
+
+    def __repr__(self) -> str:
+        return f"Row({self.match!r}, kinds={self.kinds!r}, a={self.a!r}, b={self.b!r})"
 
     @property
     def kind(self) -> str:
@@ -272,17 +382,20 @@ class Row:
 
     @property
     def either(self) -> WorkFacts:
-        facts = self.a if self.a is not None else self.b
+        facts = self.a
+        if facts is None:
+            facts = self.b
         assert facts is not None
         return facts
 
     def to_json(self) -> dict[str, Any]:
+        a, b = self.a, self.b
         return {
             "kind": self.kind,
             "kinds": list(self.kinds),
             "match": self.match,
-            "a": None if self.a is None else self.a.to_json(),
-            "b": None if self.b is None else self.b.to_json(),
+            "a": None if a is None else a.to_json(),
+            "b": None if b is None else b.to_json(),
             "findings": {
                 "removed": [f.to_json() for f in self.findings_removed],
                 "added": [f.to_json() for f in self.findings_added],
@@ -404,6 +517,10 @@ def diff_traces(
         ib = b.invocation(sel_b if sel_b is not None else sel_a or 0)
         return Diff(a, b, threshold, [diff_invocations(a, ia, b, ib, threshold=threshold)])
     n = min(len(a.invocations), len(b.invocations))
+    if n > 1:
+        for t in (a, b):  # index work by invocation once (participants of every pair)
+            if t._created_in is None or t._ran_in is None:
+                t._index_works()
     pairs = [
         diff_invocations(a, a.invocations[i], b, b.invocations[i], threshold=threshold)
         for i in range(n)
@@ -429,44 +546,67 @@ def diff_invocations(
     """Align and compare two invocations."""
     side_a, side_b = Side.of(a, inv_a), Side.of(b, inv_b)
     facts_a, facts_b = _Facts(side_a), _Facts(side_b)
-    rows = [_row(m, facts_a, facts_b, threshold) for m in align(side_a, side_b)]
+    rows = _rows(align_rows(side_a, side_b), facts_a, facts_b, threshold)
     ia, ib = facts_a.invocation(), facts_b.invocation()
     return PairDiff(a, b, ia, ib, _invocation_changes(ia, ib, threshold), rows)
 
 
+_RUNNING: WeakKeyDictionary[SpanStore, tuple[int, dict[int, int]]] = WeakKeyDictionary()
+"""Running totals by span store, kept while it lives and has as many spans (many pairs)."""
+
+
+def _running(trace: Trace) -> dict[int, int]:
+    """Work id -> total running time (ns) over all its spans (one pass, kept for the trace)."""
+    spans = trace.spans
+    n = len(spans)
+    cached = _RUNNING.get(spans)
+    if cached is not None and cached[0] == n:
+        return cached[1]
+    ts, work = spans._ts, spans._work
+    out: dict[int, int] = {}
+    get = out.get
+    for f, last in zip(spans.first, spans.last, strict=True):
+        wid = work[f]
+        out[wid] = get(wid, 0) + (ts[last] - ts[f])
+    _RUNNING[spans] = (n, out)
+    return out
+
+
 class _Facts:
-    """Facts of one side, with the look-ups they need made once."""
+    """Facts of one side, read from the table's columns, with the look-ups made once."""
 
     def __init__(self, side: Side) -> None:
         self.side = side
         self.trace = side.trace
+        self.table = side.trace.table
         self.inv = side.inv
-        self.starts = [i.start_ns for i in self.trace.invocations]
+        invocations = self.trace.invocations
+        self.starts = [i.start_ns for i in invocations]
+        self.indexes = [i.index for i in invocations]
         self.pending = set(side.inv.pending_at_freeze)
+        self.running = _running(self.trace)
+        # [lo, hi): the times `inv_offset` maps to 0 without a search (most look-ups).
+        p = bisect.bisect_right(self.starts, side.inv.start_ns)
+        ok = p > 0 and self.indexes[p - 1] == side.inv.index
+        self._lo = self.starts[p - 1] if ok else 0
+        self._hi = (self.starts[p] if p < len(self.starts) else 1 << 63) if ok else 0
 
-    def _inv_offset(self, ts: int) -> int | None:
+    def inv_offset(self, ts: int) -> int | None:
+        """Offset (in invocations) from this one of the invocation `ts` falls in."""
+        if self._lo <= ts < self._hi:
+            return 0
         k = bisect.bisect_right(self.starts, ts)
         if not k:
             return None
-        return self.trace.invocations[k - 1].index - self.inv.index
+        return self.indexes[k - 1] - self.inv.index
 
-    def work(self, w: Work) -> WorkFacts:
-        # Reads the table's columns directly: this runs once per aligned work (bench: 100k events).
-        t, k, start = w._t, w.row, self.inv.start_ns
-        wid = t.id[k]
-        spans = t.spans
-        ends, firsts, ts = spans.last, spans.first, spans._ts
-        running = 0
-        for i in spans.of_work(wid):
-            running += ts[ends[i]] - ts[firsts[i]]
-        done = t.done_ns[k]
-        status = STATUSES[t.status[k]]
+    def fate(self, k: int) -> str:
+        status = STATUSES[self.table.status[k]]
         if status is not None:
-            fate = status
-        elif k in t.lost_ns:
-            fate = "lost"
-        else:
-            fate = "pending"
+            return status
+        return "lost" if k in self.table.lost_ns else "pending"
+
+    def findings(self, wid: int) -> list[FindingFact]:
         index = self.inv.index
         findings = [
             FindingFact(
@@ -476,25 +616,36 @@ class _Facts:
         ]
         if len(findings) > 1:
             findings.sort(key=lambda f: (f.category, -(10**9) if f.at is None else f.at))
+        return findings
+
+    def facts(self, k: int) -> WorkFacts:
+        """The facts of row `k` of the table."""
+        t, start = self.table, self.inv.start_ns
+        wid = t.id[k]
+        done = t.done_ns[k]
         created_in = t.created_in[k]
+        error = t.error.get(k)
         return WorkFacts(
             work=wid,
             type=WORK_TYPES[t.flags[k] & 7],
             name=t.name[k],
             site=t.site[k],
             role="handler" if t.is_handler(k) else None,
-            origin=self.side.origin(w),
+            origin=ORIGINS[self.side.origin_code(k)],
             created_in=None if created_in < 0 else created_in,
             created_ns=t.created_ns[k] - start,
             done_ns=None if done < 0 else done - start,
-            running_ns=running,
-            fate=fate,
-            finished_in=None if done < 0 else self._inv_offset(done),
-            status=status,
-            error_type=t.error[k][0] if k in t.error else None,
+            running_ns=self.running.get(wid, 0),
+            fate=self.fate(k),
+            finished_in=None if done < 0 else self.inv_offset(done),
+            status=STATUSES[t.status[k]],
+            error_type=None if error is None else error[0],
             pending_at_freeze=wid in self.pending,
-            findings=findings,
+            findings=self.findings(wid),
         )
+
+    def work(self, w: Work) -> WorkFacts:
+        return self.facts(w.row)
 
     def _labels(self, ids: list[int]) -> list[str]:
         t = self.trace
@@ -552,43 +703,108 @@ def _invocation_changes(a: InvocationFacts, b: InvocationFacts, th: Threshold) -
     return out
 
 
-def _row(m: Match, fa: _Facts, fb: _Facts, th: Threshold) -> Row:
-    a = None if m.a is None else fa.work(m.a)
-    b = None if m.b is None else fb.work(m.b)
-    row = Row(m.how, a, b, a_work=m.a, b_work=m.b)
-    if a is None or b is None:
-        row.kinds.append("removed" if b is None else "added")
-        return row
-    kinds: set[str] = set()
-    keys_a = {f.key for f in a.findings}
-    keys_b = {f.key for f in b.findings}
-    row.findings_removed = [f for f in a.findings if f.key not in keys_b]
-    row.findings_added = [f for f in b.findings if f.key not in keys_a]
-    if row.findings_removed or row.findings_added:
-        kinds.add("findings")
-    for name in ("fate", "finished_in"):
-        if getattr(a, name) != getattr(b, name):
+def _rows(matches: list[tuple[int, int, How]], fa: _Facts, fb: _Facts, th: Threshold) -> list[Row]:
+    """Compare aligned rows straight from the columns: what `WorkFacts` of both sides would say,
+    without making them (rows build them when asked)."""
+    ta, tb = fa.table, fb.table
+    id_a, id_b = ta.id, tb.id
+    status_a, status_b = ta.status, tb.status
+    done_a, done_b = ta.done_ns, tb.done_ns
+    created_a, created_b = ta.created_ns, tb.created_ns
+    cin_a = ta.created_in
+    error_a, error_b = ta.error, tb.error
+    lost_a, lost_b = ta.lost_ns, tb.lost_ns
+    run_a, run_b = fa.running, fb.running
+    pend_a, pend_b = fa.pending, fb.pending
+    byw_a, byw_b = fa.trace._by_work, fb.trace._by_work
+    start_a, start_b = fa.inv.start_ns, fb.inv.start_ns
+    here_a = fa.inv.index
+    # `finished_in`: 0 without a search when done within the invocation (most work).
+    off_a, off_b = fa.inv_offset, fb.inv_offset
+    lo_a, hi_a, lo_b, hi_b = fa._lo, fa._hi, fb._lo, fb._hi
+    ratio, min_ns = th.ratio, th.min_ns
+    lazy = Row._lazy
+    out: list[Row] = []
+    append = out.append
+    for ka, kb, how in matches:
+        if ka < 0 or kb < 0:
+            append(lazy(how, (fa, ka, fb, kb), ["removed" if kb < 0 else "added"], [], [], []))
+            continue
+        wa, wb = id_a[ka], id_b[kb]
+        changes: list[Change] = []
+        kinds: set[str] | None = None
+        removed: list[FindingFact] = []
+        added: list[FindingFact] = []
+        if wa in byw_a or wb in byw_b:
+            fs_a, fs_b = fa.findings(wa), fb.findings(wb)
+            keys_a = {f.key for f in fs_a}
+            keys_b = {f.key for f in fs_b}
+            removed = [f for f in fs_a if f.key not in keys_b]
+            added = [f for f in fs_b if f.key not in keys_a]
+            if removed or added:
+                kinds = {"findings"}
+        # fate and finished_in
+        sa, sb = status_a[ka], status_b[kb]
+        if sa != sb or not sa:
+            fate_a = STATUSES[sa] if sa else ("lost" if ka in lost_a else "pending")
+            fate_b = STATUSES[sb] if sb else ("lost" if kb in lost_b else "pending")
+            if fate_a != fate_b:
+                kinds = kinds or set()
+                kinds.add("fate")
+                changes.append(Change("fate", fate_a, fate_b))
+        da, db = done_a[ka], done_b[kb]
+        fin_a = None if da < 0 else (0 if lo_a <= da < hi_a else off_a(da))
+        fin_b = None if db < 0 else (0 if lo_b <= db < hi_b else off_b(db))
+        if fin_a != fin_b:
+            kinds = kinds or set()
             kinds.add("fate")
-            row.changes.append(Change(name, getattr(a, name), getattr(b, name)))
-    if a.pending_at_freeze != b.pending_at_freeze:
-        kinds.add("pending")
-        row.changes.append(Change("pending_at_freeze", a.pending_at_freeze, b.pending_at_freeze))
-    if a.error_type != b.error_type:
-        kinds.add("error")
-        row.changes.append(Change("error_type", a.error_type, b.error_type))
-    timings = [("running_ns", "running_ms")]
-    if a.origin == "here":
-        timings.append(("created_ns", "created_ms"))
-    if a.finished_in == b.finished_in:
-        timings.append(("done_ns", "done_ms"))
-    for attr, name in timings:
-        va, vb = getattr(a, attr), getattr(b, attr)
-        if va is not None and vb is not None and th.exceeded(va, vb):
+            changes.append(Change("finished_in", fin_a, fin_b))
+        pa, pb = wa in pend_a, wb in pend_b
+        if pa != pb:
+            kinds = kinds or set()
+            kinds.add("pending")
+            changes.append(Change("pending_at_freeze", pa, pb))
+        if ka in error_a or kb in error_b:
+            ea, eb = error_a.get(ka), error_b.get(kb)
+            et_a = None if ea is None else ea[0]
+            et_b = None if eb is None else eb[0]
+            if et_a != et_b:
+                kinds = kinds or set()
+                kinds.add("error")
+                changes.append(Change("error_type", et_a, et_b))
+        # timings: running, creation (work created here), completion (finished in the same one)
+        va, vb = run_a.get(wa, 0), run_b.get(wb, 0)
+        d = va - vb if va >= vb else vb - va
+        if d and d >= min_ns and d > ratio * max(abs(va), abs(vb)):
+            kinds = kinds or set()
             kinds.add("timing")
-            row.changes.append(Change(name, va, vb, timing=True))
-    if m.how in ("renamed", "moved"):
-        kinds.add(m.how)
-        field_name = "name" if m.how == "renamed" else "site"
-        row.changes.append(Change(field_name, getattr(a, field_name), getattr(b, field_name)))
-    row.kinds = [k for k in KINDS if k in kinds]
-    return row
+            changes.append(Change("running_ms", va, vb, timing=True))
+        if cin_a[ka] == here_a:
+            va, vb = created_a[ka] - start_a, created_b[kb] - start_b
+            d = va - vb if va >= vb else vb - va
+            if d and d >= min_ns and d > ratio * max(abs(va), abs(vb)):
+                kinds = kinds or set()
+                kinds.add("timing")
+                changes.append(Change("created_ms", va, vb, timing=True))
+        if fin_a == fin_b and da >= 0 and db >= 0:
+            va, vb = da - start_a, db - start_b
+            d = va - vb if va >= vb else vb - va
+            if d and d >= min_ns and d > ratio * max(abs(va), abs(vb)):
+                kinds = kinds or set()
+                kinds.add("timing")
+                changes.append(Change("done_ms", va, vb, timing=True))
+        if how == "same":
+            if kinds is None:
+                append(lazy(how, (fa, ka, fb, kb), [], removed, added, changes))
+                continue
+        else:
+            kinds = kinds or set()
+            kinds.add(how)
+            if how == "renamed":
+                changes.append(Change("name", ta.name[ka], tb.name[kb]))
+            else:
+                changes.append(Change("site", ta.site[ka], tb.site[kb]))
+        append(
+            lazy(how, (fa, ka, fb, kb), [k for k in KINDS if k in kinds], removed, added, changes)
+        )
+    return out

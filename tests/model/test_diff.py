@@ -246,3 +246,53 @@ def test_the_model_package_does_not_import_textual_for_diff() -> None:
     code = "import lambda_trace.model.diff, lambda_trace.model.diff_text, sys; "
     code += "assert 'textual' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+TRACES = sorted((Path(__file__).resolve().parents[2] / "traces").glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("path", TRACES, ids=lambda p: p.stem)
+def test_participants_from_columns_match_the_trace_index(path: Path) -> None:
+    from lambda_trace.model.align import participant_rows
+
+    trace = load_trace(path)
+    assert trace._created_in is None  # nothing indexed it yet: participant_rows scans columns
+    scanned = [participant_rows(trace, inv) for inv in trace.invocations]
+    trace._index_works()
+    assert scanned == [participant_rows(trace, inv) for inv in trace.invocations]
+
+
+@pytest.mark.parametrize("path", TRACES, ids=lambda p: p.stem)
+def test_rows_compared_from_columns_agree_with_their_facts(path: Path) -> None:
+    """Rows decide their kinds from the columns and make `WorkFacts` on use; the two agree."""
+    from lambda_trace.model.diff import KINDS
+
+    trace = load_trace(path)
+    for sel_a in range(1, len(trace.invocations) + 1):
+        for sel_b in range(1, len(trace.invocations) + 1):
+            pair = diff_traces(trace, trace, sel_a, sel_b, threshold=Threshold(0.0, 0)).pairs[0]
+            for r in pair.rows:
+                a, b = r.a, r.b
+                assert (r.a_work is None) == (a is None) and (r.b_work is None) == (b is None)
+                if a is None or b is None:
+                    continue
+                assert r.a_work is not None and r.a_work.id == a.work
+                expect = set()
+                if {f.key for f in a.findings} != {f.key for f in b.findings}:
+                    expect.add("findings")
+                if (a.fate, a.finished_in) != (b.fate, b.finished_in):
+                    expect.add("fate")
+                if a.pending_at_freeze != b.pending_at_freeze:
+                    expect.add("pending")
+                if a.error_type != b.error_type:
+                    expect.add("error")
+                timed = [(a.running_ns, b.running_ns)]
+                if a.origin == "here":
+                    timed.append((a.created_ns, b.created_ns))
+                if a.finished_in == b.finished_in and a.done_ns is not None:
+                    timed.append((a.done_ns, b.done_ns or 0) if b.done_ns is not None else (0, 0))
+                if any(x != y for x, y in timed):
+                    expect.add("timing")
+                if r.match != "same":
+                    expect.add(r.match)
+                assert r.kinds == [k for k in KINDS if k in expect]
