@@ -17,7 +17,7 @@ from array import array
 from bisect import insort
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import accumulate, count
+from itertools import accumulate, count, islice
 from operator import add
 from typing import Any
 
@@ -42,7 +42,7 @@ Progress = Callable[[int, int], None]
 """Called with (bytes read, total bytes) about every `PROGRESS_EVERY_S` seconds, and at the end."""
 PROGRESS_EVERY_S = 0.25
 CHUNK = 1024 * 1024
-GZIP_CHUNK = 64 * 1024
+GZIP_CHUNK = 1024 * 1024
 """Smaller reads for gzip: a truncated stream loses what the failing read had decoded."""
 
 _BEGIN = KIND_CODES["work.begin"]
@@ -248,7 +248,7 @@ class _Loader:
         # Offsets of every line, computed in C: previous lengths plus one newline each.
         starts = array("q", map(add, accumulate(map(len, lines), initial=self.offset), count()))
         rejected: list[int] = []
-        long_lines = max(map(len, lines), default=0) > self.max_line
+        long_lines = starts[n] - starts[0] > self.max_line and max(map(len, lines)) > self.max_line
         if fast and complete and not long_lines:
             i = 0
             while i < n:
@@ -543,13 +543,13 @@ class _Loader:
         last_ts = self.last_ts
         begin_code, end_code, log_code = _BEGIN, _END, _LOG
         create_code, done_code = _CREATE, _DONE
-        index = len(ts_col)  # event index of the next event
-        stop = len(lines)
-        i = lo - 1
+        env_id = -1 if self.env_id is None else self.env_id  # changes only in `other`
+        capacity = table.capacity  # grows here or in `other`
+        start = index = len(ts_col)  # event index of the next event
         e: Any
-        for i in range(lo, stop):  # i is the result when the loop breaks
+        for line in islice(lines, lo, None) if lo else lines:
             try:
-                e = decode(lines[i])
+                e = decode(line)
             except Exception:  # DecodeError, ValidationError, RecursionError: the slow path
                 break
             seq = e.seq
@@ -591,25 +591,6 @@ class _Loader:
                         span_first(b)
                         span_last(index)
                         open_ev[k] = -1
-            elif code == log_code:
-                wid = e.work
-                ts_append(ts)
-                kind_append(code)
-                if wid is None:
-                    work_append(-1)
-                    inv_append(-1 if inv is None else inv)
-                elif inv is None:
-                    work_append(wid)
-                    inv_append(-1)
-                else:
-                    work_append(wid)
-                    inv_append(inv)
-                    if inv >= 1:
-                        k = rows_get(wid)
-                        if k is not None:
-                            c = created_in[k]
-                            if c >= 1 and c != inv:
-                                log_note(k, e.text, e.request_id, ts, inv)
             elif code == create_code:
                 wid = e.work
                 ts_append(ts)
@@ -618,25 +599,28 @@ class _Loader:
                 inv_append(-1 if inv is None else inv)
                 if wid not in rows:  # a second work.create for one id: the first wins
                     k = len(ids)
-                    if k >= table.capacity:
+                    if k >= capacity:
                         table.grow()
+                        capacity = table.capacity
                     id_append(wid)
                     parent = e.parent
                     parent_append(-1 if parent is None else parent)
                     c = e.created_in
                     created_in_append(-1 if c is None else c)
                     created_ns_append(ts)
-                    env_id = self.env_id
-                    env_append(-1 if env_id is None else env_id)
+                    env_append(env_id)
                     role = e.role
-                    flags_append(
-                        type_codes[e.type]
-                        | (ROLE if role is not None else 0)
-                        | (0 if e.ref is False else REF)
-                    )
+                    if role is None and e.ref is not False:
+                        flags_append(type_codes[e.type] | REF)
+                    else:
+                        flags_append(
+                            type_codes[e.type]
+                            | (ROLE if role is not None else 0)
+                            | (0 if e.ref is False else REF)
+                        )
                     name_append(intern(e.name))
                     site_append(intern(e.site))
-                    raw = tuple(e.stack)  # many works share a stack: hold one per distinct
+                    raw = e.stack  # many works share a stack: hold one per distinct
                     stack = stacks_get(raw)
                     if stack is None:
                         stack = stacks[raw] = tuple(map(intern, raw))
@@ -668,21 +652,40 @@ class _Loader:
                         status_col[k] = 1
                     else:
                         self._done_extra(k, status, (e.error_type, e.error_message))
+            elif code == log_code:
+                wid = e.work
+                ts_append(ts)
+                kind_append(code)
+                if wid is None:
+                    work_append(-1)
+                    inv_append(-1 if inv is None else inv)
+                elif inv is None:
+                    work_append(wid)
+                    inv_append(-1)
+                else:
+                    work_append(wid)
+                    inv_append(inv)
+                    if inv >= 1:
+                        k = rows_get(wid)
+                        if k is not None:
+                            c = created_in[k]
+                            if c >= 1 and c != inv:
+                                log_note(k, e.text, e.request_id, ts, inv)
             else:
                 if e.raw and any(getattr(e, name) for name in e.raw):
                     break
                 ts_append(ts)
                 kind_append(code)
                 inv_append(-1 if inv is None else inv)
-                work_append(other(code, loads(lines[i]), ts, inv, index))
+                work_append(other(code, loads(line), ts, inv, index))
+                env_id = -1 if self.env_id is None else self.env_id
+                capacity = table.capacity
             index += 1
             last_seq = seq
             last_ts = ts
-        else:
-            i = stop
         self.last_seq = last_seq
         self.last_ts = last_ts
-        return i
+        return lo + index - start  # one event per line taken
 
     def _careful(
         self, obj: Any, line_no: int, off: int, last_seq: int, last_ts: int, complete: bool
