@@ -212,8 +212,9 @@ def _ms_type(annotation: Any, metadata: list[Any]) -> Any:
     if origin is Literal:
         return annotation
     if origin is list:
+        # Decoded as a tuple: the same JSON accepted, and the loader keeps stacks as tuples.
         (item_type,) = typing.get_args(annotation)
-        return list[_ms_type(item_type, [])]  # type: ignore[misc]
+        return tuple[_ms_type(item_type, []), ...]  # type: ignore[misc]
     if annotation is type(None):
         return None
     if annotation is int:
@@ -243,7 +244,8 @@ def _struct(kind: str, model: type[Event]) -> tuple[type[msgspec.Struct], tuple[
         if info.is_required():
             fields.append((name, ms_type, msgspec.NODEFAULT))
         elif isinstance(info.default, list):
-            fields.append((name, ms_type, msgspec.field(default_factory=list)))
+            assert not info.default, "a non-empty list default"
+            fields.append((name, ms_type, ()))
         else:
             fields.append((name, ms_type, info.default))
     namespace: dict[str, Any] = {"kind": kind, "code": list(EVENT_MODELS).index(kind)}

@@ -17,7 +17,7 @@ from array import array
 from bisect import insort
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import accumulate, count
+from itertools import accumulate, count, islice
 from operator import add
 from typing import Any
 
@@ -42,7 +42,7 @@ Progress = Callable[[int, int], None]
 """Called with (bytes read, total bytes) about every `PROGRESS_EVERY_S` seconds, and at the end."""
 PROGRESS_EVERY_S = 0.25
 CHUNK = 1024 * 1024
-GZIP_CHUNK = 64 * 1024
+GZIP_CHUNK = 1024 * 1024
 """Smaller reads for gzip: a truncated stream loses what the failing read had decoded."""
 
 _BEGIN = KIND_CODES["work.begin"]
@@ -235,13 +235,52 @@ class _Loader:
                 report(line_no, off, f"invalid JSON at column {exc.colno}: {exc.msg}")
 
     def feed(self, lines: list[bytes], complete: bool, fast: bool = True) -> None:
-        """Check and index a batch of lines (hot loop: locals only, rare kinds in `_other`).
+        """Check and index a batch of lines.
 
         Each line is first decoded by the msgspec structs (`fastcheck.LINE_DECODER`: decode and
-        check in C); what they refuse, and any line out of order, takes the orjson path with the
-        reader's exact checks and diagnostics. `fast=False` (bytes that are not valid UTF-8) sends
-        every line that way.
+        check in C) in `_fast`, a lean loop for the common case; a line it does not take (refused
+        by the structs, out of order, a payload field present, a work with no `work.create`) goes
+        through `_general`, the orjson path with the reader's exact checks and diagnostics, and
+        `_fast` resumes after it. `fast=False` (bytes that are not valid UTF-8), an incomplete
+        last line, or a line over the limit send the whole batch through `_general`.
         """
+        n = len(lines)
+        # Offsets of every line, computed in C: previous lengths plus one newline each.
+        starts = array("q", map(add, accumulate(map(len, lines), initial=self.offset), count()))
+        rejected: list[int] = []
+        long_lines = starts[n] - starts[0] > self.max_line and max(map(len, lines)) > self.max_line
+        if fast and complete and not long_lines:
+            i = 0
+            while i < n:
+                i = self._fast(lines, i)
+                if i < n:
+                    self._general(lines, i, i + 1, True, True, False, starts, rejected)
+                    i += 1
+        else:
+            self._general(lines, 0, n, complete, fast, long_lines, starts, rejected)
+        cols = self.cols
+        base_line = self.line_no
+        if rejected:
+            dropped = set(rejected)
+            cols.offset.extend(starts[i] for i in range(n) if i not in dropped)
+        else:
+            cols.offset.extend(starts[:n])
+        self.line_no = base_line + n
+        # An incomplete batch is the single last line, with no newline after it.
+        self.offset = starts[n] if complete or not n else starts[0] + len(lines[0])
+
+    def _general(
+        self,
+        lines: list[bytes],
+        lo: int,
+        hi: int,
+        complete: bool,
+        fast: bool,
+        long_lines: bool,
+        starts: array[int],
+        rejected: list[int],
+    ) -> None:
+        """Check and index lines[lo:hi], any line (the careful loop; rare kinds in `_other`)."""
         decode = LINE_DECODER.decode if fast and complete else None
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
@@ -279,17 +318,14 @@ class _Loader:
         other = self._other
         max_line = self.max_line
         base_line = self.line_no
-        # Offsets of every line, computed in C: previous lengths plus one newline each.
-        starts = array("q", map(add, accumulate(map(len, lines), initial=self.offset), count()))
-        rejected: list[int] = []
         reject = rejected.append
-        long_lines = max(map(len, lines), default=0) > max_line
         last_seq = self.last_seq
         last_ts = self.last_ts
         begin_code, end_code, log_code = _BEGIN, _END, _LOG
         create_code, done_code = _CREATE, _DONE
         e: Any
-        for i, line in enumerate(lines):
+        for i in range(lo, hi):
+            line = lines[i]
             if long_lines and len(line) > max_line:
                 n = len(line) + (1 if complete else 0)
                 report(
@@ -457,17 +493,199 @@ class _Loader:
             except OverflowError:
                 # An id or time beyond 2**63 (valid JSON, not storable in the columns).
                 self._overflow(base_line + i + 1, starts[i])
-        n = len(lines)
-        if rejected:
-            dropped = set(rejected)
-            cols.offset.extend(starts[i] for i in range(n) if i not in dropped)
-        else:
-            cols.offset.extend(starts[:n])
-        self.line_no = base_line + n
-        # An incomplete batch is the single last line, with no newline after it.
-        self.offset = starts[n] if complete or not n else starts[0] + len(lines[0])
         self.last_seq = last_seq
         self.last_ts = last_ts
+
+    def _fast(self, lines: list[bytes], lo: int) -> int:
+        """Index lines from `lo` while the msgspec structs take them (the hot loop: locals only,
+        no per-event method calls for the common kinds); returns the index of the first line it
+        did not take (`len(lines)` when it took them all), before changing anything for it.
+
+        Struct-decoded ints are within 64 bits, so no append here can overflow.
+        """
+        decode = LINE_DECODER.decode
+        loads = orjson.loads
+        cols = self.cols
+        ts_col = cols.ts
+        ts_append = ts_col.append
+        kind_append = cols.kind.append
+        inv_append = cols.inv.append
+        work_append = cols.work.append
+        spans = self.spans
+        span_first, span_last = spans.first.append, spans.last.append
+        table = self.table
+        rows = table.row
+        rows_get = rows.get
+        open_ev = table.open_ev
+        ran_last = table.ran_last
+        ran_first = table.ran_first
+        created_in = table.created_in
+        done_ns = table.done_ns
+        status_col = table.status
+        ids = table.id
+        id_append = ids.append
+        parent_append = table.parent.append
+        created_in_append = created_in.append
+        created_ns_append = table.created_ns.append
+        env_append = table.env.append
+        flags_append = table.flags.append
+        name_append = table.name.append
+        site_append = table.site.append
+        stack_append = table.stack.append
+        stacks = self.stacks
+        stacks_get = stacks.get
+        type_codes = TYPE_CODES
+        intern = sys.intern
+        other = self._other
+        ran = self._ran
+        log_note = self._log_note
+        last_seq = self.last_seq
+        last_ts = self.last_ts
+        begin_code, end_code, log_code = _BEGIN, _END, _LOG
+        create_code, done_code = _CREATE, _DONE
+        env_id = -1 if self.env_id is None else self.env_id  # changes only in `other`
+        capacity = table.capacity  # grows here or in `other`
+        start = index = len(ts_col)  # event index of the next event
+        e: Any
+        for line in islice(lines, lo, None) if lo else lines:
+            try:
+                e = decode(line)
+            except Exception:  # DecodeError, ValidationError, RecursionError: the slow path
+                break
+            seq = e.seq
+            ts = e.ts
+            if seq <= last_seq or ts < last_ts:
+                break
+            code = e.code
+            inv = e.inv
+            if code == begin_code:
+                wid = e.work
+                k = rows_get(wid)
+                if k is None:
+                    break
+                ts_append(ts)
+                kind_append(code)
+                work_append(wid)
+                open_ev[k] = index
+                if inv is None:
+                    inv_append(-1)
+                else:
+                    inv_append(inv)
+                    r = ran_last[k]
+                    if r != inv:
+                        if r < 0 and created_in[k] == inv:  # first step, where created
+                            ran_first[k] = inv
+                            ran_last[k] = inv
+                        else:
+                            ran(k, inv, ts)
+            elif code == end_code:
+                wid = e.work
+                ts_append(ts)
+                kind_append(code)
+                work_append(wid)
+                inv_append(-1 if inv is None else inv)
+                k = rows_get(wid)
+                if k is not None:
+                    b = open_ev[k]
+                    if b >= 0:
+                        span_first(b)
+                        span_last(index)
+                        open_ev[k] = -1
+            elif code == create_code:
+                wid = e.work
+                ts_append(ts)
+                kind_append(code)
+                work_append(wid)
+                inv_append(-1 if inv is None else inv)
+                if wid not in rows:  # a second work.create for one id: the first wins
+                    k = len(ids)
+                    if k >= capacity:
+                        table.grow()
+                        capacity = table.capacity
+                    id_append(wid)
+                    parent = e.parent
+                    parent_append(-1 if parent is None else parent)
+                    c = e.created_in
+                    created_in_append(-1 if c is None else c)
+                    created_ns_append(ts)
+                    env_append(env_id)
+                    role = e.role
+                    if role is None and e.ref is not False:
+                        flags_append(type_codes[e.type] | REF)
+                    else:
+                        flags_append(
+                            type_codes[e.type]
+                            | (ROLE if role is not None else 0)
+                            | (0 if e.ref is False else REF)
+                        )
+                    name_append(intern(e.name))
+                    site_append(intern(e.site))
+                    raw = e.stack  # many works share a stack: hold one per distinct
+                    stack = stacks_get(raw)
+                    if stack is None:
+                        stack = stacks[raw] = tuple(map(intern, raw))
+                    stack_append(stack)
+                    rows[wid] = k
+                    delay = e.delay_ns
+                    if delay is not None:
+                        table.delay_ns[k] = delay
+                    if role is not None:
+                        self._handler_created(wid, inv)
+            elif code == done_code:
+                wid = e.work
+                k = rows_get(wid)
+                if k is None:
+                    break
+                ts_append(ts)
+                kind_append(code)
+                work_append(wid)
+                inv_append(-1 if inv is None else inv)
+                b = open_ev[k]
+                if b >= 0:
+                    span_first(b)
+                    span_last(index)
+                    open_ev[k] = -1
+                if done_ns[k] < 0:
+                    done_ns[k] = ts
+                    status = e.status
+                    if status == "ok" and e.error_type is None and e.error_message is None:
+                        status_col[k] = 1
+                    else:
+                        self._done_extra(k, status, (e.error_type, e.error_message))
+            elif code == log_code:
+                wid = e.work
+                ts_append(ts)
+                kind_append(code)
+                if wid is None:
+                    work_append(-1)
+                    inv_append(-1 if inv is None else inv)
+                elif inv is None:
+                    work_append(wid)
+                    inv_append(-1)
+                else:
+                    work_append(wid)
+                    inv_append(inv)
+                    if inv >= 1:
+                        k = rows_get(wid)
+                        if k is not None:
+                            c = created_in[k]
+                            if c >= 1 and c != inv:
+                                log_note(k, e.text, e.request_id, ts, inv)
+            else:
+                if e.raw and any(getattr(e, name) for name in e.raw):
+                    break
+                ts_append(ts)
+                kind_append(code)
+                inv_append(-1 if inv is None else inv)
+                work_append(other(code, loads(line), ts, inv, index))
+                env_id = -1 if self.env_id is None else self.env_id
+                capacity = table.capacity
+            index += 1
+            last_seq = seq
+            last_ts = ts
+        self.last_seq = last_seq
+        self.last_ts = last_ts
+        return lo + index - start  # one event per line taken
 
     def _careful(
         self, obj: Any, line_no: int, off: int, last_seq: int, last_ts: int, complete: bool

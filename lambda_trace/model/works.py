@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from itertools import compress
 from typing import Literal
 
 WORK_TYPES: tuple[str, ...] = ("task", "timer", "callback", "thread", "executor", "io", "?")
@@ -78,10 +79,12 @@ class SpanStore:
         out: dict[int, list[int]] = {}
         if work_ids:
             work, first = self._work, self.first
-            for i in range(len(first)):
-                wid = work[first[i]]
-                if wid in work_ids:
-                    out.setdefault(wid, []).append(i)
+            # The scan over every span runs in C; only the matching spans reach Python.
+            hits = compress(
+                range(len(first)), map(work_ids.__contains__, map(work.__getitem__, first))
+            )
+            for i in hits:
+                out.setdefault(work[first[i]], []).append(i)
         return out
 
     def nbytes(self) -> int:

@@ -236,3 +236,76 @@ def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
     trace = load_trace(path)
     assert trace.truncated
     assert "compressed stream ends early" in trace.diagnostics[-1].reason
+
+
+def _model(trace: Any) -> tuple[Any, ...]:
+    """Everything the loader builds, as plain values."""
+    c, t = trace.events, trace.table
+    arrays = ("id", "flags", "parent", "created_in", "created_ns", "env", "done_ns", "status")
+    facts = ("ran_more", "delay_ns", "cancel", "cancel_reason", "lost_ns", "cross", "error")
+    return (
+        [list(x) for x in (c.ts, c.kind, c.inv, c.work, c.offset)],
+        list(trace.spans.first),
+        list(trace.spans.last),
+        [list(getattr(t, name)) for name in arrays],
+        [t.ran_in(k) for k in range(len(t))],
+        [getattr(t, name) for name in facts],
+        (t.name, t.site, t.stack, trace.freezes, list(trace.diagnostics)),
+        [repr(i) for i in trace.invocations],
+        [repr(f) for f in trace.findings],
+    )
+
+
+def _careful_model(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
+    """The model when every line goes through the careful loop (`_general`)."""
+    from lambda_trace.model import load
+
+    with monkeypatch.context() as m:
+        m.setattr(load._Loader, "_fast", lambda self, lines, lo: lo)
+        return _model(load_trace(path))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE)
+@given(
+    st.lists(
+        events(
+            kinds=[
+                "env.init.start", "invoke.start", "env.thaw", "env.freeze", "env.shutdown",
+                "work.create", "work.begin", "work.end", "work.done", "work.cancel", "work.ref",
+                "work.name", "respond.call", "respond.post", "invoke.end", "log", "error",
+            ]
+        )
+        | st.sampled_from(["{bad json", "", '{"seq": 1}']),
+        max_size=40,
+    )
+)  # fmt: skip
+def test_fast_loop_indexes_as_the_careful_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evs: list[Any]
+) -> None:
+    # Small ids so events refer to each other (steps of unknown works, repeated creates...);
+    # bad lines and payloads make the fast loop hand lines to the careful one and resume.
+    lines = [orjson.dumps(HEADER)]
+    for i, ev in enumerate(evs):
+        if isinstance(ev, str):
+            lines.append(ev.encode())
+            continue
+        ev["seq"], ev["ts"] = i + 1, i * 10
+        for key in ("work", "inv", "created_in", "billed", "parent", "env"):
+            if isinstance(ev.get(key), int):
+                ev[key] %= 4
+        for key in ("pending", "lost", "held_by"):
+            if key in ev:
+                ev[key] = [x % 4 for x in ev[key]]
+        lines.append(orjson.dumps(ev))
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert _model(load_trace(path)) == _careful_model(path, monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parents[2] / "traces").glob("*.jsonl")), ids=lambda p: p.stem
+)
+def test_fast_loop_indexes_recorded_traces_as_the_careful_loop(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _model(load_trace(path)) == _careful_model(path, monkeypatch)
