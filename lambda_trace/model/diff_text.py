@@ -23,7 +23,8 @@ from .units import format_ns
 _MARK = {"removed": "-", "added": "+"}
 
 
-def _where(at: int | None) -> str:
+def where_phrase(at: int | None) -> str:
+    """Where something happened, relative to the compared invocation (0 = this one)."""
     if at is None:
         return "outside any invocation"
     if at == 0:
@@ -59,7 +60,7 @@ def _value(c: Change, v: object) -> str:
     if isinstance(v, list):
         return ", ".join(plain(str(x)) for x in v) if v else "none"
     if c.field == "finished_in" and isinstance(v, int):
-        return _where(v)
+        return where_phrase(v)
     return plain(str(v))
 
 
@@ -86,7 +87,7 @@ _FIELD_LABEL = {
 
 
 def _finding(f: FindingFact) -> str:
-    return f"{f.category} (in {_where(f.at)})"
+    return f"{f.category} (in {where_phrase(f.at)})"
 
 
 def _origin(w: WorkFacts) -> str:

@@ -7,7 +7,6 @@ only invocations, works and findings are Python objects, and there are far fewer
 from __future__ import annotations
 
 import bisect
-import gzip
 import os
 from array import array
 from dataclasses import dataclass, field
@@ -316,7 +315,3 @@ def file_size(path: str | os.PathLike[str]) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
-
-
-def is_gzip(stream: IO[bytes]) -> bool:
-    return isinstance(stream, gzip.GzipFile)

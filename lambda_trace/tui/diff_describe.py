@@ -8,6 +8,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from ..model.diff import Change, FindingFact, InvocationFacts, PairDiff, Row, WorkFacts
+from ..model.diff_text import where_phrase
 from ..model.units import format_ns
 from .describe import BAD, GOOD, HEAD, KEY, MUTED, WARN, literal
 
@@ -25,18 +26,6 @@ KIND_WORDS = {
 }
 
 
-def _where(at: int | None) -> str:
-    if at is None:
-        return "outside any invocation"
-    if at == 0:
-        return "this invocation"
-    if at == 1:
-        return "the next invocation"
-    if at == -1:
-        return "the previous invocation"
-    return f"{at:+d} invocations"
-
-
 def _ms(ns: int | None) -> str:
     return "—" if ns is None else format_ns(ns)
 
@@ -51,7 +40,7 @@ def _value(c: Change, v: object) -> str:
     if isinstance(v, list):
         return ", ".join(literal(str(x)) for x in v) or "none"
     if c.field == "finished_in" and isinstance(v, int):
-        return _where(v)
+        return where_phrase(v)
     return literal(str(v))
 
 
@@ -68,7 +57,7 @@ def _changes(text: Text, changes: list[Change]) -> None:
 def _finding(text: Text, sign: str, f: FindingFact) -> None:
     text.append(f"  {sign} ", BAD if sign == "-" else GOOD)
     text.append(f.category, WARN)
-    text.append(f" in {_where(f.at)}  ", MUTED)
+    text.append(f" in {where_phrase(f.at)}  ", MUTED)
     text.append(literal(f.message))
     text.append("\n")
 
@@ -85,7 +74,7 @@ def _side(text: Text, name: str, w: WorkFacts | None) -> None:
         w.origin, f"created in invocation #{w.created_in}"
     )
     finished = (
-        f"finished ({w.fate}) in {_where(w.finished_in)}"
+        f"finished ({w.fate}) in {where_phrase(w.finished_in)}"
         if w.finished_in is not None
         else f"never finished ({w.fate})"
     )
@@ -96,7 +85,7 @@ def _side(text: Text, name: str, w: WorkFacts | None) -> None:
     text.append("\n")
     for f in w.findings:
         text.append(f"    ● {f.category}", WARN)
-        text.append(f" in {_where(f.at)}\n", MUTED)
+        text.append(f" in {where_phrase(f.at)}\n", MUTED)
 
 
 def row_details(row: Row) -> Text:
