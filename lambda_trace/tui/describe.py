@@ -10,11 +10,11 @@ from typing import Any
 
 from rich.text import Text
 
+from ..model.replay import Moment
 from ..model.trace import Finding, Invocation, Trace
 from ..model.units import format_ns
 from ..model.works import Work
 from .layout import work_title
-from .replay import Moment
 
 Styles = dict[str, str]
 """Style names used in the texts; the screen's CSS does not reach Rich Text, so these are plain."""

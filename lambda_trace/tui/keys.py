@@ -81,3 +81,7 @@ def command_title(binding: Binding) -> str:
     """The palette title from the id: `timeline.zoom_in` -> "timeline: zoom in"."""
     name, _, verb = (binding.id or "app.run").partition(".")
     return f"{name}: {verb.replace('_', ' ')}"
+
+
+SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+"""Replay speeds, events per second, that `>`/`<` step through."""

@@ -24,11 +24,11 @@ from textual.widgets import Footer, ProgressBar, Static
 from ...model.diff import DEFAULT_THRESHOLD
 from ...model.load import load_trace
 from ...model.reader import TraceFormatError, TraceReader
+from ...model.replay import ReplayIndex
 from ...model.trace import Finding, Trace
 from ..describe import finding_time, invocation_details, literal, status_text, work_details
-from ..keys import MAIN_BINDINGS, REPLAY_ONLY
+from ..keys import MAIN_BINDINGS, REPLAY_ONLY, SPEEDS
 from ..layout import Row, build_rows
-from ..replay import SPEEDS, ReplayIndex
 from ..widgets.event_log import EventLog
 from ..widgets.invocation_list import InvocationList
 from ..widgets.line_list import LineList

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from lambda_trace.model import replay
+from lambda_trace.model.load import load_trace
+from lambda_trace.model.replay import ReplayIndex
 from lambda_trace.model.trace import Trace
-from lambda_trace.tui import replay
-from lambda_trace.tui.replay import ReplayIndex
+from tests.tui.conftest import LEAKY
+
+
+@pytest.fixture(scope="module")
+def leaky() -> Trace:
+    return load_trace(LEAKY)
 
 
 def brute_running(trace: Trace, i: int) -> frozenset[int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from ..model.trace import KIND_CODES, Trace
+from .trace import KIND_CODES, Trace
 
 CHECKPOINT = 1024
 """Events between saved running-sets: bounds the work of `running_at` to 1024 events."""
@@ -21,7 +21,6 @@ _DONE = KIND_CODES["work.done"]
 _FREEZE = KIND_CODES["env.freeze"]
 _THAW = KIND_CODES["env.thaw"]
 
-SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 """Replay speeds in events per second."""
 
 
