@@ -20,9 +20,10 @@ from typing import IO, Any
 from .clock import EmulatedClock
 from .tracer import Tracer
 
-THAW_SETTLE_S = 0.2
+THAW_SETTLE_S = 2.0
 """Virtual clock: real seconds the runtime lets due thread timers run after a thaw before the
-handler starts, so short timer callbacks land in a reproducible place in the trace."""
+handler starts, so timer callbacks land in a reproducible place in the trace (a bound, not a
+delay: the join returns as soon as the timer has run)."""
 
 _VIRTUAL_WAIT_SLICE_S = 0.001
 
