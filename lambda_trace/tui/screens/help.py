@@ -9,7 +9,14 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..keys import APP_BINDINGS, LIST_HELP, MAIN_BINDINGS, area
+from ..keys import (
+    APP_BINDINGS,
+    DIFF_BINDINGS,
+    GALLERY_BINDINGS,
+    LIST_HELP,
+    MAIN_BINDINGS,
+    area,
+)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -34,7 +41,8 @@ class HelpScreen(ModalScreen[None]):
     def keys_text(self) -> Text:
         text = Text()
         groups: dict[str, list[tuple[str, str]]] = {}
-        for b in (*MAIN_BINDINGS, *APP_BINDINGS):
+        # Every screen's keys, grouped by area (timeline, replay, diff, gallery, app).
+        for b in (*MAIN_BINDINGS, *DIFF_BINDINGS, *GALLERY_BINDINGS, *APP_BINDINGS):
             keys = " / ".join(self._key(k) for k in b.key.split(","))
             groups.setdefault(area(b), []).append((keys, b.tooltip or b.description))
         first = True
