@@ -99,7 +99,7 @@ class ScenarioList(LineList):
     """
     header_lines = 1
     PROFILE_W = 7
-    EXPECTED_W = 22
+    EXPECTED_W = 30
     FOUND_W = 10
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
