@@ -178,17 +178,12 @@ class Invocation(abc.ABC):
         SystemExit and KeyboardInterrupt propagate: they end the environment."""
         tracer = self.tracer
         work = self.handler_work("callback")
-        tracer.begin(work)
-        previous = tracer.current_work
-        tracer.current_work = work
         value: Any = None
         error: BaseException | None = None
         try:
-            value = self.context.run(self.rt.handler_fn, *args)
+            value = tracer.step(work, self.context.run, (self.rt.handler_fn, *args))
         except BaseException as exc:
             error = exc
-        tracer.current_work = previous
-        tracer.end(work)
         tracer.done(work, "ok" if error is None else "error", error)
         if error is not None and not isinstance(error, Exception):
             raise error

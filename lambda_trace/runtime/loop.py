@@ -297,24 +297,15 @@ class TracedLoop(asyncio.SelectorEventLoop):
 
     def _run_callback(self, work: int, callback: Callable[..., Any], *args: Any) -> None:
         tracer = self.tracer
-        tracer.begin(work)
-        previous = tracer.current_work
-        tracer.current_work = work
         try:
-            callback(*args)
+            tracer.step(work, callback, args)
         except (SystemExit, KeyboardInterrupt) as exc:
-            tracer.current_work = previous
-            tracer.end(work)
             tracer.done(work, "error", exc)
             raise
         except BaseException as exc:
-            tracer.current_work = previous
-            tracer.end(work)
             tracer.done(work, "error", exc)
             self._uncaught(exc, work)
             return
-        tracer.current_work = previous
-        tracer.end(work)
         tracer.done(work, "ok")
 
     def _timer_handle_cancelled(self, handle: Any) -> None:
@@ -377,15 +368,7 @@ class TracedLoop(asyncio.SelectorEventLoop):
         return add(fd, self._run_io, work, callback, *args)
 
     def _run_io(self, work: int, callback: Callable[..., Any], *args: Any) -> None:
-        tracer = self.tracer
-        tracer.begin(work)
-        previous = tracer.current_work
-        tracer.current_work = work
-        try:
-            callback(*args)
-        finally:
-            tracer.current_work = previous
-            tracer.end(work)
+        self.tracer.step(work, callback, args)
 
     def _remove_reader(self, fd: Any) -> bool:
         fd = fd if isinstance(fd, int) else _fileno_of(fd)

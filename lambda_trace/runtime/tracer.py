@@ -12,8 +12,7 @@ import contextvars
 import os
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
@@ -214,15 +213,18 @@ class Tracer:
         """Ids of every unit of work not finished, in creation order."""
         return sorted(self.live)
 
-    @contextmanager
-    def running(self, work: int | None) -> Iterator[None]:
-        """Mark `work` as the one running on the loop thread (for logs and parent links)."""
+    def step(self, work: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """Run `fn(*args)` as one step of `work` on the loop thread: work.begin, `work` current
+        for logs and parents, work.end (also when it raises). Task steps, the hottest path, do
+        the same inline in `TracedLoop._run_task_step`."""
+        self.begin(work)
         previous = self.current_work
         self.current_work = work
         try:
-            yield
+            return fn(*args)
         finally:
             self.current_work = previous
+            self.end(work)
 
     # -- creation sites -------------------------------------------------------------------------
 
