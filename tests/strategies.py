@@ -8,8 +8,8 @@ from typing import Any, Literal, Union
 
 import annotated_types
 from hypothesis import strategies as st
-from pydantic.fields import FieldInfo
 
+from lambda_trace.model.check import unwrap_annotated
 from lambda_trace.model.events import EVENT_MODELS
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8)
@@ -23,14 +23,8 @@ json_values = st.recursive(
 
 
 def strategy_for(annotation: Any, metadata: list[Any] | None = None) -> st.SearchStrategy[Any]:
-    metadata = metadata or []
+    annotation, metadata = unwrap_annotated(annotation, metadata or [])
     origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        inner, *extra = typing.get_args(annotation)
-        meta: list[Any] = []
-        for item in extra:
-            meta.extend(item.metadata if isinstance(item, FieldInfo) else [item])
-        return strategy_for(inner, metadata + meta)
     if origin in (Union, types.UnionType):
         return st.one_of([strategy_for(a) for a in typing.get_args(annotation)])
     if origin is Literal:

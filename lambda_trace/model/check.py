@@ -43,14 +43,21 @@ def _with_bounds(base: Validator, metadata: list[Any]) -> Validator:
     return lambda v: base(v) and v >= floor
 
 
+def unwrap_annotated(annotation: Any, metadata: list[Any]) -> tuple[Any, list[Any]]:
+    """`Annotated[T, Field(ge=0), ...]` -> (T, metadata + its constraints); anything else as is.
+    Shared by every derivation from the models (this checker, fastcheck, the test strategies)."""
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return annotation, metadata
+    inner, *extra = typing.get_args(annotation)
+    meta = list(metadata)
+    for item in extra:
+        meta.extend(item.metadata if isinstance(item, FieldInfo) else [item])
+    return unwrap_annotated(inner, meta)
+
+
 def _validator(annotation: Any, metadata: list[Any]) -> Validator:
+    annotation, metadata = unwrap_annotated(annotation, metadata)
     origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        inner, *extra = typing.get_args(annotation)
-        extra_meta: list[Any] = []
-        for item in extra:
-            extra_meta.extend(item.metadata if isinstance(item, FieldInfo) else [item])
-        return _validator(inner, [*metadata, *extra_meta])
     if origin in (Union, types.UnionType):
         options = [_validator(arg, []) for arg in typing.get_args(annotation)]
         return lambda v: any(ok(v) for ok in options)

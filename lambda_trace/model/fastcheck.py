@@ -20,8 +20,8 @@ from typing import Any, Literal, Union
 
 import annotated_types
 import msgspec
-from pydantic.fields import FieldInfo
 
+from .check import unwrap_annotated
 from .events import EVENT_MODELS, Event
 
 FastCheck = Callable[[dict[str, Any]], bool]
@@ -32,12 +32,7 @@ _INT = frozenset({int})
 
 
 def _is_nonneg_int(annotation: Any) -> bool:
-    if typing.get_origin(annotation) is not typing.Annotated:
-        return False
-    inner, *extra = typing.get_args(annotation)
-    meta: list[Any] = []
-    for item in extra:
-        meta.extend(item.metadata if isinstance(item, FieldInfo) else [item])
+    inner, meta = unwrap_annotated(annotation, [])
     bounds = [m.ge for m in meta if isinstance(m, annotated_types.Ge)]
     return inner is int and bounds == [0] and len(meta) == 1
 
@@ -59,13 +54,8 @@ class _Gen:
         return f"_v{self._vars}"
 
     def expr(self, annotation: Any, metadata: list[Any], v: str) -> str:
+        annotation, metadata = unwrap_annotated(annotation, metadata)
         origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            inner, *extra = typing.get_args(annotation)
-            meta: list[Any] = []
-            for item in extra:
-                meta.extend(item.metadata if isinstance(item, FieldInfo) else [item])
-            return self.expr(inner, [*metadata, *meta], v)
         if origin in (Union, types.UnionType):
             options = [self.expr(arg, [], v) for arg in typing.get_args(annotation)]
             return "(" + " or ".join(options) + ")"
@@ -200,13 +190,8 @@ class _Unsupported(Exception):
 
 
 def _ms_type(annotation: Any, metadata: list[Any]) -> Any:
+    annotation, metadata = unwrap_annotated(annotation, metadata)
     origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        inner, *extra = typing.get_args(annotation)
-        meta: list[Any] = []
-        for item in extra:
-            meta.extend(item.metadata if isinstance(item, FieldInfo) else [item])
-        return _ms_type(inner, [*metadata, *meta])
     if origin in (Union, types.UnionType):
         return Union[tuple(_ms_type(arg, []) for arg in typing.get_args(annotation))]  # noqa: UP007
     if origin is Literal:
