@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -72,3 +73,31 @@ def epoch_base_ns(header: dict[str, Any]) -> int:
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     return max(0, micros * 1000)
+
+
+def opt_int(value: Any) -> int | None:
+    """`value` if it is an int (not a bool), else None: trace fields read defensively."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class Dispatcher:
+    """Routes each event to `on_<kind>` through the subclass' `HANDLERS` table, counting kinds
+    that have none in `stats`; keeps the latest `ts` seen."""
+
+    HANDLERS: dict[str, Callable[[Any, dict[str, Any], int], None]] = {}
+
+    def __init__(self, stats: ExportStats) -> None:
+        self.stats = stats
+        self.last_ts = 0
+
+    def handle(self, ev: dict[str, Any]) -> None:
+        ts: int = ev["ts"]
+        self.last_ts = max(self.last_ts, ts)
+        method = self.HANDLERS.get(ev["kind"])
+        if method is None:
+            self.stats.skip(f"kind {ev['kind']} not exported")
+            return
+        method(self, ev, ts)
+
+    def on_ignored(self, ev: dict[str, Any], ts: int) -> None:
+        """Kinds with nothing to export (work.ref)."""

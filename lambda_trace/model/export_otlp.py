@@ -50,7 +50,15 @@ from typing import IO, Any
 import orjson
 
 from .. import __version__
-from .export_common import ExportStats, epoch_base_ns, stable_hex_id, trace_key, work_label
+from .export_common import (
+    Dispatcher,
+    ExportStats,
+    epoch_base_ns,
+    opt_int,
+    stable_hex_id,
+    trace_key,
+    work_label,
+)
 
 SPAN_KIND_INTERNAL = 1
 SPAN_KIND_SERVER = 2
@@ -129,10 +137,10 @@ class _Work:
     steps: int = 0
 
 
-class _OtlpExporter:
+class _OtlpExporter(Dispatcher):
     def __init__(self, header: dict[str, Any], out: IO[bytes], stats: ExportStats) -> None:
         self.out = out
-        self.stats = stats
+        super().__init__(stats)
         self.header = header
         self.key = trace_key(header)
         self.base = epoch_base_ns(header)
@@ -153,7 +161,6 @@ class _OtlpExporter:
         """Environment -> the group whose root is open (init or invocation)."""
         self.work: dict[int, _Work] = {}
         self.env: int = 0
-        self.last_ts = 0
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -260,17 +267,8 @@ class _OtlpExporter:
 
     # -- events -------------------------------------------------------------------------------
 
-    def handle(self, ev: dict[str, Any]) -> None:
-        ts: int = ev["ts"]
-        self.last_ts = max(self.last_ts, ts)
-        method = _HANDLERS.get(ev["kind"])
-        if method is None:
-            self.stats.skip(f"kind {ev['kind']} not exported")
-            return
-        method(self, ev, ts)
-
     def on_init_start(self, ev: dict[str, Any], ts: int) -> None:
-        env = _int(ev.get("env")) or 0
+        env = opt_int(ev.get("env")) or 0
         self.env = env
         previous = self.current.get(env)
         if previous is not None:
@@ -284,7 +282,7 @@ class _OtlpExporter:
         self.inits[env] = group
 
     def on_init_end(self, ev: dict[str, Any], ts: int) -> None:
-        env = _int(ev.get("env")) or self.env
+        env = opt_int(ev.get("env")) or self.env
         group = self.inits.get(env)
         if group is None or not group.root_open:
             self.stats.skip("env.init.end without env.init.start")
@@ -298,14 +296,14 @@ class _OtlpExporter:
         self.close_root(group, ts)
 
     def on_invoke_start(self, ev: dict[str, Any], ts: int) -> None:
-        env = _int(ev.get("env")) or 0
+        env = opt_int(ev.get("env")) or 0
         self.env = env
         previous = self.current.get(env)
         if previous is not None:
             # No freeze in between (a cut trace): the previous invocation ends at its response.
             end = previous.response_ts if previous.response_ts is not None else ts
             self.close_root(previous, end)
-        number = _int(ev.get("inv")) or 0
+        number = opt_int(ev.get("inv")) or 0
         request_id = str(ev.get("request_id", ""))
         group = self.new_group(
             env,
@@ -412,7 +410,7 @@ class _OtlpExporter:
 
     def on_work_create(self, ev: dict[str, Any], ts: int) -> None:
         work_id: int = ev["work"]
-        created_in = _int(ev.get("created_in"))
+        created_in = opt_int(ev.get("created_in"))
         group = self.group_of(created_in)
         if group is None:
             self.stats.skip("work created outside any invocation or init")
@@ -469,7 +467,7 @@ class _OtlpExporter:
             return
         work.steps += 1
         work.begin_ts = ts
-        ran_in = _int(ev.get("inv"))
+        ran_in = opt_int(ev.get("inv"))
         self.add_event(work.span, ts, "work.begin", {"inv": ran_in, "step": work.steps})
         if ran_in is not None and work.created_in is not None and ran_in > work.created_in:
             work.span.attributes["lambda_trace.crossed_invocation"] = True
@@ -539,7 +537,7 @@ class _OtlpExporter:
         if work is not None:
             self.add_event(work.span, ts, "exception", attrs)
             work.span.status = status
-        billed = _int(ev.get("billed"))
+        billed = opt_int(ev.get("billed"))
         target = self.invocations.get(billed) if billed is not None else self.current.get(self.env)
         if target is not None and target.root_open and (work is None or target is not work.group):
             self.add_event(target.root, ts, "exception", attrs)
@@ -553,9 +551,6 @@ class _OtlpExporter:
             return
         attrs = {"label": ev.get("label"), "data": ev.get("data")}
         self.add_event(root, ts, "mark", attrs)
-
-    def on_ignored(self, ev: dict[str, Any], ts: int) -> None:
-        """Kinds with no OTLP counterpart (work.ref)."""
 
     def finish(self) -> None:
         """End everything still open at the last timestamp and write every held trace."""
@@ -571,7 +566,7 @@ class _OtlpExporter:
         self.invocations.clear()
 
 
-_HANDLERS = {
+_OtlpExporter.HANDLERS = {
     "env.init.start": _OtlpExporter.on_init_start,
     "env.init.end": _OtlpExporter.on_init_end,
     "invoke.start": _OtlpExporter.on_invoke_start,
@@ -586,7 +581,7 @@ _HANDLERS = {
     "work.end": _OtlpExporter.on_work_end,
     "work.cancel": _OtlpExporter.on_work_cancel,
     "work.done": _OtlpExporter.on_work_done,
-    "work.ref": _OtlpExporter.on_ignored,
+    "work.ref": Dispatcher.on_ignored,
     "work.name": _OtlpExporter.on_work_name,
     "log": _OtlpExporter.on_log,
     "error": _OtlpExporter.on_error,
@@ -601,10 +596,6 @@ def _error_status(error_type: Any, message: Any) -> dict[str, Any]:
 
 def _pick(ev: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: ev[k] for k in keys if ev.get(k) is not None}
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _lineno(site: str) -> int | None:

@@ -36,7 +36,7 @@ from typing import IO, Any
 
 import orjson
 
-from .export_common import ExportStats, ns_to_us, work_label
+from .export_common import Dispatcher, ExportStats, ns_to_us, opt_int, work_label
 
 INVOCATIONS_TID = 1
 FROZEN_TID = 2
@@ -104,16 +104,15 @@ class _Output:
         self._out.write(b"}\n")
 
 
-class _PerfettoExporter:
+class _PerfettoExporter(Dispatcher):
     def __init__(self, out: _Output, stats: ExportStats) -> None:
         self.out = out
-        self.stats = stats
+        super().__init__(stats)
         self.envs: dict[int, _Env] = {}
         self.work: dict[int, _Work] = {}
         self.done: dict[int, tuple[int, int]] = {}
         """Recently finished work id -> (pid, tid), oldest first."""
         self.env: _Env | None = None
-        self.last_ts = 0
 
     # -- tracks -------------------------------------------------------------------------------
 
@@ -175,17 +174,8 @@ class _PerfettoExporter:
 
     # -- events -------------------------------------------------------------------------------
 
-    def handle(self, ev: dict[str, Any]) -> None:
-        ts: int = ev["ts"]
-        self.last_ts = max(self.last_ts, ts)
-        method = _HANDLERS.get(ev["kind"])
-        if method is None:
-            self.stats.skip(f"kind {ev['kind']} not exported")
-            return
-        method(self, ev, ts)
-
     def on_init_start(self, ev: dict[str, Any], ts: int) -> None:
-        env = self.env_for(_int(ev.get("env")))
+        env = self.env_for(opt_int(ev.get("env")))
         self._close_phase(env, ts)
         env.init = ev
 
@@ -200,7 +190,7 @@ class _PerfettoExporter:
             env.phase_end = ts
 
     def on_init_end(self, ev: dict[str, Any], ts: int) -> None:
-        env = self.env_for(_int(ev.get("env")))
+        env = self.env_for(opt_int(ev.get("env")))
         if env.init is not None:
             start = env.init["ts"]
         else:
@@ -215,7 +205,7 @@ class _PerfettoExporter:
         env.phase_end = ts
 
     def on_invoke_start(self, ev: dict[str, Any], ts: int) -> None:
-        env = self.env_for(_int(ev.get("env")))
+        env = self.env_for(opt_int(ev.get("env")))
         self._close_phase(env, ts)
         env.invocation = {"start": ev}
 
@@ -326,7 +316,7 @@ class _PerfettoExporter:
             type=str(ev.get("type", "")),
             name=str(ev.get("name", "")),
             site=str(ev.get("site", "")),
-            created_in=_int(ev.get("created_in")),
+            created_in=opt_int(ev.get("created_in")),
             create_ts=ts,
             create_pid=create_pid,
             create_tid=create_tid,
@@ -370,7 +360,7 @@ class _PerfettoExporter:
         if work.begin_ts is not None:
             self._end_step(work_id, work, ts, unfinished=True)
         work.begin_ts = ts
-        work.begin_inv = _int(ev.get("inv"))
+        work.begin_inv = opt_int(ev.get("inv"))
 
     def on_work_end(self, ev: dict[str, Any], ts: int) -> None:
         work_id: int = ev["work"]
@@ -460,16 +450,13 @@ class _PerfettoExporter:
         args = _pick(ev, "inv", "label", "data")
         self.instant(env.pid, INVOCATIONS_TID, f"mark {ev.get('label')}", "mark", ts, "p", args)
 
-    def on_ignored(self, ev: dict[str, Any], ts: int) -> None:
-        """Kinds with nothing to draw (work.ref)."""
-
     def finish(self) -> None:
         """Close whatever is still open at the last timestamp."""
         for env in self.envs.values():
             self._close_env(env, self.last_ts, "end of trace", set())
 
 
-_HANDLERS = {
+_PerfettoExporter.HANDLERS = {
     "env.init.start": _PerfettoExporter.on_init_start,
     "env.init.end": _PerfettoExporter.on_init_end,
     "invoke.start": _PerfettoExporter.on_invoke_start,
@@ -484,7 +471,7 @@ _HANDLERS = {
     "work.end": _PerfettoExporter.on_work_end,
     "work.cancel": _PerfettoExporter.on_work_cancel,
     "work.done": _PerfettoExporter.on_work_done,
-    "work.ref": _PerfettoExporter.on_ignored,
+    "work.ref": Dispatcher.on_ignored,
     "work.name": _PerfettoExporter.on_work_name,
     "log": _PerfettoExporter.on_log,
     "error": _PerfettoExporter.on_error,
@@ -494,10 +481,6 @@ _HANDLERS = {
 
 def _pick(ev: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: ev[k] for k in keys if ev.get(k) is not None}
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def export_perfetto(
