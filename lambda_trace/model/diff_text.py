@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .diff import Change, Diff, FindingFact, InvocationFacts, PairDiff, Row, WorkFacts
 from .report import _Painter, plain
 from .units import format_ns
@@ -50,7 +52,9 @@ def _inv_summary(f: InvocationFacts) -> str:
     return ", ".join(parts)
 
 
-def _value(c: Change, v: object) -> str:
+def change_value(c: Change, v: object, safe: Callable[[str], str] = plain) -> str:
+    """One side of a change in words; text from the trace goes through `safe` (the terminal's
+    or the viewer's way of showing control characters)."""
     if v is None:
         return "never" if c.field == "finished_in" else "—"
     if c.timing and isinstance(v, int):
@@ -58,10 +62,10 @@ def _value(c: Change, v: object) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, list):
-        return ", ".join(plain(str(x)) for x in v) if v else "none"
+        return ", ".join(safe(str(x)) for x in v) if v else "none"
     if c.field == "finished_in" and isinstance(v, int):
         return where_phrase(v)
-    return plain(str(v))
+    return safe(str(v))
 
 
 _FIELD_LABEL = {
@@ -152,8 +156,8 @@ def _pair_lines(pair: PairDiff, name_a: str, name_b: str, paint: _Painter) -> li
 def _change_lines(c: Change, paint: _Painter, indent: str) -> list[str]:
     label = _FIELD_LABEL.get(c.field, c.field)
     return [
-        paint(f"-{indent} {label + ':':<18} {_value(c, c.a)}", "red"),
-        paint(f"+{indent} {label + ':':<18} {_value(c, c.b)}", "green"),
+        paint(f"-{indent} {label + ':':<18} {change_value(c, c.a)}", "red"),
+        paint(f"+{indent} {label + ':':<18} {change_value(c, c.b)}", "green"),
     ]
 
 

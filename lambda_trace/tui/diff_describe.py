@@ -8,7 +8,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from ..model.diff import Change, FindingFact, InvocationFacts, PairDiff, Row, WorkFacts
-from ..model.diff_text import where_phrase
+from ..model.diff_text import change_value, where_phrase
 from ..model.units import format_ns
 from .describe import BAD, GOOD, HEAD, KEY, MUTED, WARN, literal
 
@@ -30,27 +30,13 @@ def _ms(ns: int | None) -> str:
     return "—" if ns is None else format_ns(ns)
 
 
-def _value(c: Change, v: object) -> str:
-    if v is None:
-        return "never" if c.field == "finished_in" else "—"
-    if c.timing and isinstance(v, int):
-        return format_ns(v)
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, list):
-        return ", ".join(literal(str(x)) for x in v) or "none"
-    if c.field == "finished_in" and isinstance(v, int):
-        return where_phrase(v)
-    return literal(str(v))
-
-
 def _changes(text: Text, changes: list[Change]) -> None:
     for c in changes:
         label = c.field.removesuffix("_ms").replace("_", " ")
         text.append(f"  {label:<18}", MUTED)
-        text.append(_value(c, c.a), BAD)
+        text.append(change_value(c, c.a, literal), BAD)
         text.append("  →  ", MUTED)
-        text.append(_value(c, c.b), GOOD)
+        text.append(change_value(c, c.b, literal), GOOD)
         text.append("\n")
 
 
