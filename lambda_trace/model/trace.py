@@ -155,6 +155,10 @@ CATEGORIES: tuple[str, ...] = (
 INFORMATIONAL: frozenset[str] = frozenset({"kept_alive"})
 """Categories that are not leaks: `report --fail-on-leak` ignores them."""
 
+DURATION_TIMINGS = frozenset({"frozen_ns", "into_ns", "held_ns", "waited_ns"})
+"""Finding timings that are lengths; the others are instants (`ts`)."""
+_FOCUS_TIMINGS = ("ran_ns", "error_ns", "first_ns", "respond_call_ns", "lost_ns", "dropped_ns")
+
 
 @dataclass(slots=True, eq=False)
 class Finding:
@@ -176,6 +180,13 @@ class Finding:
     """Extra facts by category (held_by ids, request ids, error type, line count...)."""
     id: int = -1
     """Position in `Trace.findings`."""
+
+    def when(self) -> int | None:
+        """The instant the finding is about: where a timeline should look first."""
+        for key in _FOCUS_TIMINGS:
+            if key in self.timings:
+                return self.timings[key]
+        return self.timings.get("freeze_ns", self.timings.get("created_ns"))
 
     @property
     def is_leak(self) -> bool:
@@ -284,6 +295,16 @@ class Trace:
     def findings_for_invocation(self, index: int | None) -> list[Finding]:
         """Findings listed under this invocation (None: those belonging to no invocation)."""
         return list(self._by_inv.get(index, ()))
+
+    def invocation_at(self, ts: int) -> int | None:
+        """The invocation current at `ts`: that of the first event at or after it (None at the
+        end of the trace or between environments)."""
+        events = self.events
+        i = events.index_at(ts)
+        if i < len(events):
+            inv = events.inv[i]
+            return None if inv < 0 else inv
+        return None
 
     def works_created_in(self, index: int) -> list[Work]:
         """Works created in this invocation (0: during INIT of any environment)."""

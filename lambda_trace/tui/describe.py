@@ -61,7 +61,7 @@ def state_changes(trace: Trace, w: Work) -> list[tuple[int, str]]:
     previous = None
     for b, e, state in w.segments(trace.freezes, trace.end_ns):
         if state == "running":
-            inv = _inv_at(trace, b)
+            inv = trace.invocation_at(b)
             out.append((b, f"running ({format_ns(e - b)}) in {inv_name(inv)}"))
         elif state != previous:
             out.append((b, words[state]))
@@ -77,14 +77,6 @@ def state_changes(trace: Trace, w: Work) -> list[tuple[int, str]]:
         out.append((w.lost_ns, "lost with its environment"))
     out.sort(key=lambda item: item[0])
     return out
-
-
-def _inv_at(trace: Trace, ts: int) -> int | None:
-    i = trace.events.index_at(ts)
-    if i < len(trace.events):
-        inv = trace.events.inv[i]
-        return None if inv < 0 else inv
-    return None
 
 
 def work_details(trace: Trace, w: Work) -> Text:
@@ -123,19 +115,6 @@ def work_details(trace: Trace, w: Work) -> Text:
         text.append("\n")
     text.rstrip()
     return text
-
-
-DURATION_TIMINGS = frozenset({"frozen_ns", "into_ns", "held_ns", "waited_ns"})
-"""Finding timings that are lengths; the others are instants (`ts`)."""
-_JUMP_TIMINGS = ("ran_ns", "error_ns", "first_ns", "respond_call_ns", "lost_ns", "dropped_ns")
-
-
-def finding_time(f: Finding) -> int | None:
-    """The instant a finding is about: where the timeline should look first."""
-    for key in _JUMP_TIMINGS:
-        if key in f.timings:
-            return f.timings[key]
-    return f.timings.get("freeze_ns", f.timings.get("created_ns"))
 
 
 def finding_text(f: Finding, text: Text | None = None) -> Text:

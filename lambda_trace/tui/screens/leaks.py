@@ -10,9 +10,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from ...model.trace import Finding, Trace
+from ...model.trace import DURATION_TIMINGS, Finding, Trace
 from ...model.units import format_ns
-from ..describe import DURATION_TIMINGS, at, finding_text, inv_name
+from ..describe import at, finding_text, inv_name
 from ..layout import work_title
 from ..widgets.findings_list import FindingsList
 from ..widgets.line_list import LineList

@@ -26,7 +26,7 @@ from ...model.load import load_trace
 from ...model.reader import TraceFormatError, TraceReader
 from ...model.replay import ReplayIndex
 from ...model.trace import Finding, Trace
-from ..describe import finding_time, invocation_details, literal, status_text, work_details
+from ..describe import invocation_details, literal, status_text, work_details
 from ..keys import MAIN_BINDINGS, REPLAY_ONLY, SPEEDS
 from ..layout import Row, build_rows
 from ..widgets.event_log import EventLog
@@ -301,7 +301,7 @@ class MainScreen(Screen[None]):
             pass
         elif finding.invocation:
             self.select_invocation(finding.invocation)
-        when = finding_time(finding)
+        when = finding.when()
         if when is not None:
             timeline.show_time(when, margin=timeline.graph_width // 3)
         timeline.focus()
