@@ -96,29 +96,17 @@ class TraceWriter:
         ts: int | None = None,
     ) -> int:
         """Append one event; returns its seq (or -1 when recording has stopped)."""
-        with self._lock:
-            if self._stopped:
-                return -1
-            seq = self._seq
-            self._seq = seq + 1
-            now = self._clock() if ts is None else ts
-            if now < self._last_ts:
-                now = self._last_ts
-            self._last_ts = now
-            event: dict[str, Any] = {"seq": seq, "ts": now, "kind": kind, "inv": inv}
-            if fields:
-                event.update(fields)
-            # default=repr: a value JSON cannot hold is kept as its repr instead of losing the event.
-            line = orjson.dumps(event, default=repr, option=orjson.OPT_APPEND_NEWLINE)
-            self._buffer.append(line)
-            self._buffered += len(line)
-            if self._buffered >= FLUSH_BYTES:
-                self._write_locked()
-            return seq
+        event: dict[str, Any] = {"kind": kind, "inv": inv}
+        if fields:
+            event.update(fields)
+        # default=repr: a value JSON cannot hold is kept as its repr instead of losing the event.
+        body = orjson.dumps(event, default=repr, option=orjson.OPT_APPEND_NEWLINE)
+        return self.emit_raw(body[1:], b"", ts=ts)
 
     def emit_work(self, kind: bytes, inv: bytes, work: int) -> None:
-        """Fast path for `work.begin`/`work.end`, the hottest events: `kind` and `inv` come
-        pre-encoded (see `work_kind`, `inv_bytes`) and the line is formatted without a dict."""
+        """Fast path for `work.begin`/`work.end`, the hottest events (two a task step): `kind`
+        and `inv` come pre-encoded (see `work_kind`, `inv_bytes`) and the line is formatted in
+        place, without the extra call `emit_raw` would cost."""
         with self._lock:
             if self._stopped:
                 return
@@ -135,15 +123,17 @@ class TraceWriter:
             if self._buffered >= FLUSH_BYTES:
                 self._write_locked()
 
-    def emit_raw(self, head: bytes, tail: bytes) -> int:
-        """Append `{"seq":..,"ts":..,` + head ... tail: for callers that cache the JSON of
-        fields that repeat (work.create's name, site and stack). Returns the seq."""
+    def emit_raw(self, head: bytes, tail: bytes, *, ts: int | None = None) -> int:
+        """Append `{"seq":..,"ts":..,` + head + tail, the rest of the line already JSON: `emit`
+        serialises outside the lock and comes here; work.create caches the JSON of the fields
+        that repeat (name, site, stack). `ts` defaults to the clock and never goes backwards.
+        Returns the seq (-1 when recording has stopped)."""
         with self._lock:
             if self._stopped:
                 return -1
             seq = self._seq
             self._seq = seq + 1
-            now = self._clock()
+            now = self._clock() if ts is None else ts
             if now < self._last_ts:
                 now = self._last_ts
             else:
