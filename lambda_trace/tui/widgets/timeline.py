@@ -362,9 +362,8 @@ class Timeline(LineList):
     def decorate(self, index: int, y: int, strip: Strip) -> Strip:
         row = self.rows[index] if index < len(self.rows) else None
         if row is not None and row.work is not None and row.work in self.running:
-            head, rest = strip.divide([1, strip.cell_length])[:2]
+            rest = strip.divide([1, strip.cell_length])[1]
             strip = Strip.join([Strip([Segment("▶", self.style("running-mark"))]), rest])
-            del head
         return self._playhead(strip)
 
     def render_line(self, y: int) -> Strip:
