@@ -245,29 +245,30 @@ class _Loader:
         last line, or a line over the limit send the whole batch through `_general`.
         """
         n = len(lines)
-        # Offsets of every line, computed in C: previous lengths plus one newline each.
-        starts = array("q", map(add, accumulate(map(len, lines), initial=self.offset), count()))
+        size = sum(map(len, lines)) + (n if complete else 0)
+        starts: array[int] | None = None  # line offsets: only diagnostics need them
         rejected: list[int] = []
-        long_lines = starts[n] - starts[0] > self.max_line and max(map(len, lines)) > self.max_line
+        first = len(self.cols.ts)
+        long_lines = size > self.max_line and max(map(len, lines)) > self.max_line
         if fast and complete and not long_lines:
             i = 0
             while i < n:
                 i = self._fast(lines, i)
                 if i < n:
+                    if starts is None:
+                        starts = self._starts(lines)
                     self._general(lines, i, i + 1, True, True, False, starts, rejected)
                     i += 1
         else:
+            starts = self._starts(lines)
             self._general(lines, 0, n, complete, fast, long_lines, starts, rejected)
-        cols = self.cols
-        base_line = self.line_no
-        if rejected:
-            dropped = set(rejected)
-            cols.offset.extend(starts[i] for i in range(n) if i not in dropped)
-        else:
-            cols.offset.extend(starts[:n])
-        self.line_no = base_line + n
-        # An incomplete batch is the single last line, with no newline after it.
-        self.offset = starts[n] if complete or not n else starts[0] + len(lines[0])
+        self.cols.offset.add_batch(first, self.offset, size, n, rejected)
+        self.line_no += n
+        self.offset += size
+
+    def _starts(self, lines: list[bytes]) -> array[int]:
+        """Byte offset of each line of a batch (and one past the last), for diagnostics."""
+        return array("q", map(add, accumulate(map(len, lines), initial=self.offset), count()))
 
     def _general(
         self,

@@ -1,6 +1,6 @@
 """The loaded trace: event columns, invocations, units of work, freezes and findings.
 
-Events are held as `array` columns (33 bytes an event) and decoded again from the file on demand;
+Events are held as `array` columns (25 bytes an event) and decoded again from the file on demand;
 only invocations, works and findings are Python objects, and there are far fewer of those.
 """
 
@@ -15,6 +15,7 @@ from typing import IO, Any
 import orjson
 
 from .events import EVENT_MODELS
+from .offsets import LineOffsets
 from .reader import Diagnostic, open_trace_bytes
 from .works import Freeze, SpanStore, Work, WorkTable
 
@@ -36,8 +37,8 @@ class EventColumns:
         """-1 when the event's `inv` is null."""
         self.work = array("q")
         """-1 when the event names no work."""
-        self.offset = array("q")
-        """Byte offset of the line in the (uncompressed) file."""
+        self.offset = LineOffsets(path)
+        """Byte offset of the line in the (uncompressed) file (worked out when asked)."""
         self._file: IO[bytes] | None = None
 
     def __len__(self) -> int:
@@ -65,11 +66,12 @@ class EventColumns:
         if self._file is not None:
             self._file.close()
             self._file = None
+        self.offset.close()
 
     def nbytes(self) -> int:
         """Bytes held by the columns (for the memory benchmark)."""
-        cols = (self.ts, self.kind, self.inv, self.work, self.offset)
-        return sum(c.buffer_info()[1] * c.itemsize for c in cols)
+        cols = (self.ts, self.kind, self.inv, self.work)
+        return sum(c.buffer_info()[1] * c.itemsize for c in cols) + self.offset.nbytes()
 
 
 @dataclass(slots=True, eq=False)

@@ -309,3 +309,42 @@ def test_fast_loop_indexes_recorded_traces_as_the_careful_loop(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert _model(load_trace(path)) == _careful_model(path, monkeypatch)
+
+
+@pytest.mark.parametrize("name", ["t.jsonl", "t.jsonl.gz"])
+def test_offsets_across_many_batches(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Line offsets are worked out per batch on demand: with 100-byte batches, bad lines among
+    good ones, a line over the limit and more batches than are cached, every offset is the one
+    the reader saw, whatever order they are asked in."""
+    from lambda_trace.model import load, offsets
+
+    monkeypatch.setattr(load, "CHUNK", 100)
+    monkeypatch.setattr(load, "GZIP_CHUNK", 100)
+    monkeypatch.setattr(offsets, "CACHED_BATCHES", 2)
+    b = TraceBuilder()
+    b.init().init_end().invoke(1, cold=True)
+    h = b.handler()
+    for n in range(12):
+        b.log(h, f"line {n}", "req-1")
+    b.step(h, MS).respond().end().done(h)
+    lines = b.write(tmp_path / "plain.jsonl").read_bytes().split(b"\n")
+    lines[3:3] = [b"", b"{bad json", b'{"seq": 1, "text": "' + b"x" * 400 + b'"}']
+    lines.insert(9, b"[]")
+    data = b"\n".join(lines)
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    diagnostics, kept = reader_view(path, 300)
+    assert len(diagnostics) == 4
+    trace = load_trace(path, max_line=300)
+    c = trace.events
+    expected = [offset for offset, *_ in kept]
+    assert list(c.offset) == expected
+    assert [c.offset[i] for i in reversed(range(len(c)))] == expected[::-1]
+    assert [c.event(i)["seq"] for i in range(len(c))] == [
+        orjson.loads(data[o : data.index(b"\n", o)])["seq"] for o in expected
+    ]
+    with pytest.raises(IndexError):
+        c.offset[len(c)]
+    trace.close()
