@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import struct
 import sys
 import time
 import zlib
@@ -31,6 +32,14 @@ from .trace import KIND_CODES, KINDS, OPAQUE, Env, EventColumns, Invocation, Tra
 from .works import REF, ROLE, STATUS_CODES, TYPE_CODES, Freeze, SpanStore, WorkTable
 
 _UNKNOWN_TYPE = TYPE_CODES["?"]
+_Pending = tuple[list[int], list[int], list[int], list[int], list[int], list[int]]
+"""Values `_fast` collected for: ts, kind, inv, work, span first, span last."""
+
+
+def _pack(typecode: str, values: list[int]) -> bytes:
+    """The machine bytes of `values` for an array of `typecode` (struct packs with no per-item
+    argument parsing: 3x quicker than appending one by one)."""
+    return struct.pack(f"{len(values)}{typecode}", *values)
 assert all(getattr(st, "code") == KIND_CODES[k] for k, (st, _raw) in STRUCTS.items())  # noqa: B009
 
 
@@ -506,14 +515,15 @@ class _Loader:
         """
         decode = LINE_DECODER.decode
         loads = orjson.loads
-        cols = self.cols
-        ts_col = cols.ts
-        ts_append = ts_col.append
-        kind_append = cols.kind.append
-        inv_append = cols.inv.append
-        work_append = cols.work.append
-        spans = self.spans
-        span_first, span_last = spans.first.append, spans.last.append
+        ts_col = self.cols.ts
+        # The event columns and spans are collected in lists and packed into their arrays in
+        # batches (`_flush`): array.append parses its argument each time, 3x a list append.
+        pending: _Pending = ([], [], [], [], [], [])
+        ts_l, kind_l, inv_l, work_l, first_l, last_l = pending
+        ts_append, kind_append, inv_append = ts_l.append, kind_l.append, inv_l.append
+        work_append = work_l.append
+        span_first, span_last = first_l.append, last_l.append
+        flush = self._flush
         table = self.table
         rows = table.row
         rows_get = rows.get
@@ -678,15 +688,27 @@ class _Loader:
                 ts_append(ts)
                 kind_append(code)
                 inv_append(-1 if inv is None else inv)
+                flush(pending)  # `other` may add spans and rows itself: keep their order
                 work_append(other(code, loads(line), ts, inv, index))
                 env_id = -1 if self.env_id is None else self.env_id
                 capacity = table.capacity
             index += 1
             last_seq = seq
             last_ts = ts
+        flush(pending)
         self.last_seq = last_seq
         self.last_ts = last_ts
         return lo + index - start  # one event per line taken
+
+    def _flush(self, pending: _Pending) -> None:
+        """Pack what `_fast` collected into the event columns and spans, and empty the lists."""
+        cols, spans = self.cols, self.spans
+        for col, values in zip(
+            (cols.ts, cols.kind, cols.inv, cols.work, spans.first, spans.last), pending, strict=True
+        ):
+            if values:
+                col.frombytes(_pack(col.typecode, values))
+                values.clear()
 
     def _careful(
         self, obj: Any, line_no: int, off: int, last_seq: int, last_ts: int, complete: bool

@@ -122,8 +122,9 @@ class WorkTable:
         # Grown in blocks, -1 (or 0 for status) until set; trimmed by `trim()`.
         self.done_ns = _q()
         self.status = array("b")
-        self.open_ev = _q()
-        """Event index of the `work.begin` of the step running now (-1: none); loading only."""
+        self.open_ev: list[int] = []
+        """Event index of the `work.begin` of the step running now (-1: none); loading only.
+        A list: the loader sets it twice a step, and an array item assignment costs 4x."""
         self.ran_first = _q()
         self.ran_last = _q()
         self.capacity = 0
@@ -146,8 +147,9 @@ class WorkTable:
     def grow(self) -> None:
         """Make room for `_BLOCK` more rows in the block-grown columns."""
         minus = array("q", [-1]) * _BLOCK
-        for col in (self.done_ns, self.open_ev, self.ran_first, self.ran_last):
+        for col in (self.done_ns, self.ran_first, self.ran_last):
             col.extend(minus)
+        self.open_ev.extend([-1] * _BLOCK)
         self.status.extend(array("b", [0]) * _BLOCK)
         self.capacity += _BLOCK
 
@@ -164,8 +166,9 @@ class WorkTable:
     def trim(self) -> None:
         """Drop the unused tail of the block-grown columns (after loading)."""
         n = len(self.id)
-        for col in (self.done_ns, self.open_ev, self.ran_first, self.ran_last):
+        for col in (self.done_ns, self.ran_first, self.ran_last):
             del col[n:]
+        del self.open_ev[n:]
         del self.status[n:]
         self.capacity = n
 
