@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from ..accel import optional
 from .analysis import analyse
 from .check import check_event
 from .fastcheck import LINE_DECODER, REST_CHECKS, STRUCTS
@@ -32,6 +33,8 @@ from .trace import KIND_CODES, KINDS, OPAQUE, Env, EventColumns, Invocation, Tra
 from .works import REF, ROLE, STATUS_CODES, TYPE_CODES, Freeze, SpanStore, WorkTable
 
 _UNKNOWN_TYPE = TYPE_CODES["?"]
+_fastload: Any = optional(f"{__package__}._fastload")
+"""`_fast` in C (`_fastload.c`), or None: the Python loop below runs."""
 _Pending = tuple[list[int], list[int], list[int], list[int], list[int], list[int]]
 """Values `_fast` collected for: ts, kind, inv, work, span first, span last."""
 
@@ -40,6 +43,8 @@ def _pack(typecode: str, values: list[int]) -> bytes:
     """The machine bytes of `values` for an array of `typecode` (struct packs with no per-item
     argument parsing: 3x quicker than appending one by one)."""
     return struct.pack(f"{len(values)}{typecode}", *values)
+
+
 assert all(getattr(st, "code") == KIND_CODES[k] for k, (st, _raw) in STRUCTS.items())  # noqa: B009
 
 
@@ -511,8 +516,11 @@ class _Loader:
         no per-event method calls for the common kinds); returns the index of the first line it
         did not take (`len(lines)` when it took them all), before changing anything for it.
 
-        Struct-decoded ints are within 64 bits, so no append here can overflow.
+        Struct-decoded ints are within 64 bits, so no append here can overflow. `_fastload.scan`
+        is this loop in C, when built.
         """
+        if _fastload is not None:
+            return int(_fastload.scan(self, lines, lo, _SCAN_CONSTS))
         decode = LINE_DECODER.decode
         loads = orjson.loads
         ts_col = self.cols.ts
@@ -1019,3 +1027,20 @@ def _position(raw: Any) -> int:
         return int(raw.tell())
     except (OSError, ValueError, AttributeError):
         return 0
+
+
+_SCAN_CONSTS = (
+    LINE_DECODER.decode,
+    orjson.loads,
+    TYPE_CODES,
+    _BEGIN,
+    _END,
+    _CREATE,
+    _DONE,
+    _LOG,
+    REF,
+    ROLE,
+)
+"""What `_fastload.scan` needs besides the loader: the decoders, kind and type codes, flags."""
+if _fastload is not None:
+    _fastload.prepare(tuple(struct for struct, _raw in STRUCTS.values()))

@@ -265,6 +265,18 @@ def _careful_model(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ..
         return _model(load_trace(path))
 
 
+@pytest.fixture(params=["c", "python"])
+def fast_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each fast-loop test runs on the C loop (`_fastload.scan`) and on the Python one."""
+    from lambda_trace.model import load
+
+    if request.param == "python":
+        monkeypatch.setattr(load, "_fastload", None)
+    elif load._fastload is None:
+        pytest.skip("the C loader is not built here (make ext) or LAMBDA_TRACE_PURE=1")
+    return str(request.param)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=FIXTURE)
 @given(
     st.lists(
@@ -280,7 +292,7 @@ def _careful_model(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ..
     )
 )  # fmt: skip
 def test_fast_loop_indexes_as_the_careful_loop(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evs: list[Any]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_loop: str, evs: list[Any]
 ) -> None:
     # Small ids so events refer to each other (steps of unknown works, repeated creates...);
     # bad lines and payloads make the fast loop hand lines to the careful one and resume.
@@ -306,9 +318,27 @@ def test_fast_loop_indexes_as_the_careful_loop(
     "path", sorted((Path(__file__).parents[2] / "traces").glob("*.jsonl")), ids=lambda p: p.stem
 )
 def test_fast_loop_indexes_recorded_traces_as_the_careful_loop(
-    path: Path, monkeypatch: pytest.MonkeyPatch
+    path: Path, monkeypatch: pytest.MonkeyPatch, fast_loop: str
 ) -> None:
     assert _model(load_trace(path)) == _careful_model(path, monkeypatch)
+
+
+def test_c_loop_indexes_a_big_synthetic_trace_as_the_python_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20,000 events of the benchmark's mix (tasks, timers, threads, logs, freezes, leaks), in
+    small batches: the C loop and the Python loop build the same model."""
+    from lambda_trace.model import load
+    from tests.benchmarks.synth import write_synthetic
+
+    if load._fastload is None:
+        pytest.skip("the C loader is not built here (make ext) or LAMBDA_TRACE_PURE=1")
+    path = tmp_path / "synth.jsonl"
+    write_synthetic(path, 20_000, 40, 3)
+    monkeypatch.setattr(load, "CHUNK", 64 * 1024)
+    with_c = _model(load_trace(path))
+    monkeypatch.setattr(load, "_fastload", None)
+    assert _model(load_trace(path)) == with_c
 
 
 @pytest.mark.parametrize("name", ["t.jsonl", "t.jsonl.gz"])
