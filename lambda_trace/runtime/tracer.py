@@ -27,6 +27,9 @@ created_in_var: contextvars.ContextVar[int] = contextvars.ContextVar("lambda_tra
 BEGIN = work_kind("work.begin")
 END = work_kind("work.end")
 _CREATE_HEAD = b'"kind":"work.create","inv":%s,"work":%d,"parent":%s,%s,"created_in":%s'
+_DONE_LINE = b'"kind":"work.done","inv":%s,"work":%d,"status":"%s"}\n'
+"""work.done without an error, as `writer.emit` would encode it (one a unit of work)."""
+_DONE_STATUS = {"ok": b"ok", "cancelled": b"cancelled"}
 WHAT_CACHE = 4096
 """Distinct (type, name, site, stack) JSON fragments kept: creation sites, not work units."""
 
@@ -93,6 +96,7 @@ class Tracer:
         self._internal: dict[CodeType, bool] = {}
         self._frames: dict[tuple[CodeType, int], str] = {}
         self._entries: dict[tuple[CodeType, int], tuple[str, str]] = {}
+        """Keyed on (code, f_lasti): the offset is free to read, `f_lineno` costs a lookup."""
         self._what: dict[tuple[str, str, str, tuple[str, ...]], bytes] = {}
 
     @property
@@ -159,15 +163,18 @@ class Tracer:
             what = orjson.dumps({"type": type_, "name": name, "site": site, "stack": stack})[1:-1]
             if len(self._what) < WHAT_CACHE:
                 self._what[key] = what
-        extra: dict[str, Any] = {}
-        if delay_ns is not None:
-            extra["delay_ns"] = delay_ns
-        if not ref:
-            extra["ref"] = False
-        if role is not None:
-            extra["role"] = role
         head = _CREATE_HEAD % (self.inv_b, work_id, inv_bytes(parent), what, inv_bytes(created_in))
-        tail = b"," + orjson.dumps(extra)[1:] + b"\n" if extra else b"}\n"
+        if delay_ns is None and ref and role is None:
+            tail = b"}\n"
+        else:
+            extra: dict[str, Any] = {}
+            if delay_ns is not None:
+                extra["delay_ns"] = delay_ns
+            if not ref:
+                extra["ref"] = False
+            if role is not None:
+                extra["role"] = role
+            tail = b"," + orjson.dumps(extra)[1:] + b"\n"
         self.writer.emit_raw(head, tail)
         return work_id
 
@@ -181,6 +188,11 @@ class Tracer:
     def done(self, work: int, status: str, error: BaseException | None = None) -> None:
         if self.live.pop(work, None) is None:
             return
+        if error is None:
+            encoded = _DONE_STATUS.get(status)
+            if encoded is not None:
+                self.writer.emit_raw(_DONE_LINE % (self.inv_b, work, encoded), b"")
+                return
         fields: dict[str, Any] = {"work": work, "status": status}
         if error is not None:
             fields["error_type"] = type(error).__name__
@@ -256,12 +268,13 @@ class Tracer:
         parts = path.split(os.sep)
         return os.sep.join(parts[-2:]) if len(parts) > 1 else path
 
-    def _entry(self, code: CodeType, line: int) -> tuple[str, str]:
-        """(`file:line`, `file:line in function`) of a frame, formatted once per code line."""
-        key = (code, line)
+    def _entry(self, frame: FrameType) -> tuple[str, str]:
+        """(`file:line`, `file:line in function`) of a frame, formatted once per instruction."""
+        code = frame.f_code
+        key = (code, frame.f_lasti)
         entry = self._entries.get(key)
         if entry is None:
-            site = self._format(code, line)
+            site = self._format(code, frame.f_lineno)
             entry = (site, f"{site} in {code.co_name}")
             self._entries[key] = entry
         return entry
@@ -271,6 +284,7 @@ class Tracer:
         stack: list[str] = []
         site = RUNTIME_SITE
         internal = self._internal
+        entries = self._entries
         # Skip the runtime's and asyncio's frames up to the user's code, then keep user frames
         # until control goes back into them: above that is only the loop and the runtime.
         while frame is not None and len(stack) < STACK_DEPTH:
@@ -282,7 +296,8 @@ class Tracer:
                 if stack or code.co_filename.startswith(_RUNTIME_DIR):
                     break  # above the user's frames, or the runtime itself: nothing of theirs
             else:
-                where, entry = self._entry(code, frame.f_lineno)
+                cached = entries.get((code, frame.f_lasti))
+                where, entry = cached if cached is not None else self._entry(frame)
                 if not stack:
                     site = where
                 stack.append(entry)
