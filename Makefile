@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck pytest demo bench traces screenshots clean
+.PHONY: venv ext test lint typecheck pytest demo bench traces screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,7 +12,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) ext
+
+# The optional C accelerator of the recorder, built in place (only when its source changed).
+ext: $(STAMP)
+	$(PY) tools/build_ext.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lambda_trace tests
@@ -21,22 +25,22 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) ext
 	TEXTUAL_ANIMATIONS=none $(PY) -m pytest
 
 test: lint typecheck pytest
 
-demo: $(STAMP)
+demo: $(STAMP) ext
 	$(PY) -m lambda_trace demo
 
-bench: $(STAMP)
+bench: $(STAMP) ext
 	$(PY) tests/benchmarks/run_all.py
 
-traces: $(STAMP)
+traces: $(STAMP) ext
 	$(PY) -m lambda_trace.examples.record_all traces
 
 screenshots: $(STAMP)
 	$(PY) tests/screenshots.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache lambda_trace/runtime/_fastrec*.so

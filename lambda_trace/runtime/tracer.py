@@ -18,8 +18,9 @@ from typing import Any
 
 import orjson
 
-from ..model.writer import TraceWriter, inv_bytes, work_kind
-from .clock import EmulatedClock
+from ..model.writer import FLUSH_BYTES, TraceWriter, inv_bytes, work_kind
+from ._accel import fastrec
+from .clock import STEP_TICK_NS, EmulatedClock
 
 created_in_var: contextvars.ContextVar[int] = contextvars.ContextVar("lambda_trace_inv", default=0)
 """The invocation whose handler (directly or through work it started) is running."""
@@ -98,6 +99,21 @@ class Tracer:
         self._entries: dict[tuple[CodeType, int], tuple[str, str]] = {}
         """Keyed on (code, f_lasti): the offset is free to read, `f_lineno` costs a lookup."""
         self._what: dict[tuple[str, str, str, tuple[str, ...]], bytes] = {}
+        self.core: Any = None
+        """The C accelerator's writer core when it drives this writer (see `_accel`): it also
+        hands out work ids, so that ids stay unique without the lock in its fast paths."""
+        # Only when the writer's time is this clock: the core reads it from the C fields.
+        if (
+            fastrec is not None
+            and isinstance(clock, fastrec.ClockBase)
+            and writer._clock == clock.now_ns
+            and writer.attach(
+                lambda seq, ts: fastrec.Core(
+                    clock, seq, ts, next_work_id, STEP_TICK_NS, FLUSH_BYTES
+                )
+            )
+        ):
+            self.core = writer._core
 
     @property
     def invocation(self) -> int | None:
@@ -116,7 +132,7 @@ class Tracer:
 
     @property
     def next_work_id(self) -> int:
-        return self._next_id
+        return self._next_id if self.core is None else int(self.core.next_id)
 
     def current(self) -> int | None:
         """The work running on the calling thread, if any."""
@@ -141,9 +157,13 @@ class Tracer:
         code: CodeType | None = None,
     ) -> int:
         """Register a new unit of work and write its `work.create`; returns its id."""
-        with self._ids_lock:
-            work_id = self._next_id
-            self._next_id = work_id + 1
+        core = self.core
+        if core is not None:
+            work_id: int = core.alloc_id()
+        else:
+            with self._ids_lock:
+                work_id = self._next_id
+                self._next_id = work_id + 1
         if created_in is None:
             created_in = created_in_var.get()
         if code is not None:
