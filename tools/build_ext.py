@@ -16,7 +16,10 @@ import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = [ROOT / "lambda_trace" / "model" / "_fastload.c"]
+SOURCES = [
+    ROOT / "lambda_trace" / "model" / "_fastload.c",
+    ROOT / "lambda_trace" / "runtime" / "_fastrec.c",
+]
 
 
 def target(source: Path) -> Path:
@@ -34,6 +37,7 @@ def build(source: Path, cc: list[str]) -> None:
         "-O2",
         "-Wall",
         "-std=c11",
+        "-D_POSIX_C_SOURCE=200809L",
         f"-I{sysconfig.get_paths()['include']}",
         str(source),
         "-o",

@@ -61,6 +61,8 @@ class TraceWriter:
         self._closed = False
         self._stopped = False
         """failed or closed: one flag for the hot paths."""
+        self._core: Any = None
+        """Set by `attach`: the object that now orders seq/ts and holds the buffer."""
         self._file: IO[bytes] | None = None
         try:
             self._file = self._open(append)
@@ -85,7 +87,27 @@ class TraceWriter:
 
     @property
     def next_seq(self) -> int:
-        return self._seq
+        return self._seq if self._core is None else int(self._core.seq)
+
+    def attach(self, make_core: Callable[[int, int], Any]) -> bool:
+        """Hand `seq`, `ts` and the buffer to a core built by `make_core(next_seq, last_ts)` (the
+        runtime's C accelerator). Its `emit_work`/`emit_raw` replace this writer's: each is one
+        call holding the GIL, so every emit, from any thread, still goes through one ordering of
+        seq and ts. The file stays written here, under the lock (`core.drain`). False if stopped."""
+        with self._lock:
+            if self._stopped or self._core is not None:
+                return False
+            self._write_locked()  # what is buffered goes out before anything the core buffers
+            core = make_core(self._seq, self._last_ts)
+            core.drain = self._drain
+            self._core = core
+            self.emit_work = core.emit_work  # type: ignore[method-assign]
+            self.emit_raw = core.emit_raw  # type: ignore[method-assign]
+            return True
+
+    def _drain(self) -> None:
+        with self._lock:
+            self._write_locked()
 
     def emit(
         self,
@@ -147,7 +169,7 @@ class TraceWriter:
 
     @property
     def last_ts(self) -> int:
-        return self._last_ts
+        return self._last_ts if self._core is None else int(self._core.last_ts)
 
     def flush(self) -> None:
         """Write everything buffered to the OS (and to disk with fsync=True)."""
@@ -165,6 +187,8 @@ class TraceWriter:
         self.flush()
         with self._lock:
             self._closed = self._stopped = True
+            if self._core is not None:
+                self._core.stopped = True
             if self._file is not None:
                 try:
                     self._file.close()
@@ -173,6 +197,14 @@ class TraceWriter:
                 self._file = None
 
     def _write_locked(self) -> None:
+        if self._core is not None:
+            data = self._core.take()
+            if data and self._file is not None and not self._failed:
+                try:
+                    self._file.write(data)
+                except (OSError, ValueError) as exc:
+                    self._fail(exc)
+            return
         if not self._buffer or self._file is None or self._failed:
             self._buffer.clear()
             self._buffered = 0
@@ -189,6 +221,8 @@ class TraceWriter:
         if self._failed:
             return
         self._failed = self._stopped = True
+        if self._core is not None:
+            self._core.stopped = True
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(
             f"lambda-trace: cannot write trace {self.path}: {reason}; recording stopped",

@@ -8,7 +8,9 @@ timer when the loop is idle, so a run is fast and the same every time.
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+from ._accel import fastrec
 
 ClockKind = Literal["wall", "virtual"]
 
@@ -16,7 +18,15 @@ STEP_TICK_NS = 10_000
 """Virtual time one step (task step, callback) takes: small, but keeps steps visible on a timeline."""
 
 
-class EmulatedClock:
+if TYPE_CHECKING:
+    _ClockBase = object
+else:
+    # With the accelerator the clock's numbers live in C fields (same names), so the C writer
+    # reads the time without calling back into Python.
+    _ClockBase = object if fastrec is None else fastrec.ClockBase
+
+
+class EmulatedClock(_ClockBase):
     """Trace time (ns since trace start) and loop time (seconds) of one environment process."""
 
     def __init__(

@@ -23,8 +23,10 @@ from asyncio import events
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import Context
+from types import MethodType
 from typing import Any, TypeVar
 
+from ._accel import fastrec
 from .clock import EmulatedClock
 from .tracer import BEGIN, END, Tracer
 
@@ -175,6 +177,14 @@ class TracedLoop(asyncio.SelectorEventLoop):
         self.set_task_factory(self._make_task)
         self._emit_work = tracer.writer.emit_work
         self._tick = clock.tick
+        if tracer.core is not None:
+            # The C step runner and call_soon (an instance attribute: the C Task looks call_soon
+            # up on the loop); anything but a task step still goes to the method below.
+            runner = fastrec.StepRunner(tracer.core, tracer, self._task_finished)
+            method = MethodType(type(self).call_soon, self)
+            self.call_soon = fastrec.CallSoon(  # type: ignore[method-assign]
+                self, runner, TracedTask, events.Handle, self._ready, method
+            )
         self._traced = True
 
     def time(self) -> float:
@@ -183,15 +193,20 @@ class TracedLoop(asyncio.SelectorEventLoop):
     # -- tasks ----------------------------------------------------------------------------------
 
     def _make_task(self, loop: Any, coro: Any, context: Context | None = None) -> asyncio.Task[Any]:
+        tracer = self.tracer
         code = getattr(coro, "cr_code", None)
-        if code is not None and self.tracer._is_internal(code):
-            # asyncio's own housekeeping (asyncio.run's shutdown_asyncgens...): not the handler's.
-            return asyncio.Task(coro, loop=self, context=context)
+        if code is not None:
+            internal = tracer._internal.get(code)
+            if internal is None:
+                internal = tracer._is_internal(code)
+            if internal:
+                # asyncio's own housekeeping (asyncio.run's shutdown_asyncgens...): not the handler's.
+                return asyncio.Task(coro, loop=self, context=context)
         name = str(getattr(coro, "__qualname__", None) or type(coro).__name__)
-        work = self.tracer.create(
-            "task", name, parent=self.tracer.current(), frame=sys._getframe(1)
-        )
-        return self.new_task(coro, work, context)
+        work = tracer.create("task", name, parent=tracer.current(), frame=sys._getframe(1))
+        task = TracedTask(coro, loop=self, context=context)
+        task._lt_work = work
+        return task
 
     def new_task(self, coro: Any, work: int, context: Context | None = None) -> TracedTask:
         """A TracedTask for `coro` standing for `work`. The C initialiser schedules the first
@@ -215,16 +230,21 @@ class TracedLoop(asyncio.SelectorEventLoop):
             self._tick()
             emit(END, tracer.inv_b, work)
         if task.done():
-            if task.cancelled():
-                tracer.done(work, "cancelled")
+            self._task_finished(task, work)
+
+    def _task_finished(self, task: TracedTask, work: int) -> None:
+        """The task's last step ran: its work.done, and an unhandled failure noted."""
+        tracer = self.tracer
+        if task.cancelled():
+            tracer.done(work, "cancelled")
+        else:
+            exc = task._exception  # not .exception(): that marks it retrieved
+            if exc is None:
+                tracer.done(work, "ok")
             else:
-                exc = task._exception  # not .exception(): that marks it retrieved
-                if exc is None:
-                    tracer.done(work, "ok")
-                else:
-                    tracer.done(work, "error", exc)
-                    if not task._lt_listened:
-                        self._failed_tasks.append(task)
+                tracer.done(work, "error", exc)
+                if not task._lt_listened:
+                    self._failed_tasks.append(task)
 
     # -- callbacks and timers -------------------------------------------------------------------
 

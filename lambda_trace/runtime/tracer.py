@@ -18,8 +18,9 @@ from typing import Any
 
 import orjson
 
-from ..model.writer import TraceWriter, inv_bytes, work_kind
-from .clock import EmulatedClock
+from ..model.writer import FLUSH_BYTES, TraceWriter, inv_bytes, work_kind
+from ._accel import fastrec
+from .clock import STEP_TICK_NS, EmulatedClock
 
 created_in_var: contextvars.ContextVar[int] = contextvars.ContextVar("lambda_trace_inv", default=0)
 """The invocation whose handler (directly or through work it started) is running."""
@@ -27,6 +28,9 @@ created_in_var: contextvars.ContextVar[int] = contextvars.ContextVar("lambda_tra
 BEGIN = work_kind("work.begin")
 END = work_kind("work.end")
 _CREATE_HEAD = b'"kind":"work.create","inv":%s,"work":%d,"parent":%s,%s,"created_in":%s'
+_DONE_LINE = b'"kind":"work.done","inv":%s,"work":%d,"status":"%s"}\n'
+"""work.done without an error, as `writer.emit` would encode it (one a unit of work)."""
+_DONE_STATUS = {"ok": b"ok", "cancelled": b"cancelled"}
 WHAT_CACHE = 4096
 """Distinct (type, name, site, stack) JSON fragments kept: creation sites, not work units."""
 
@@ -93,7 +97,23 @@ class Tracer:
         self._internal: dict[CodeType, bool] = {}
         self._frames: dict[tuple[CodeType, int], str] = {}
         self._entries: dict[tuple[CodeType, int], tuple[str, str]] = {}
+        """Keyed on (code, f_lasti): the offset is free to read, `f_lineno` costs a lookup."""
         self._what: dict[tuple[str, str, str, tuple[str, ...]], bytes] = {}
+        self.core: Any = None
+        """The C accelerator's writer core when it drives this writer (see `_accel`): it also
+        hands out work ids, so that ids stay unique without the lock in its fast paths."""
+        # Only when the writer's time is this clock: the core reads it from the C fields.
+        if (
+            fastrec is not None
+            and isinstance(clock, fastrec.ClockBase)
+            and writer._clock == clock.now_ns
+            and writer.attach(
+                lambda seq, ts: fastrec.Core(
+                    clock, seq, ts, next_work_id, STEP_TICK_NS, FLUSH_BYTES
+                )
+            )
+        ):
+            self.core = writer._core
 
     @property
     def invocation(self) -> int | None:
@@ -112,7 +132,7 @@ class Tracer:
 
     @property
     def next_work_id(self) -> int:
-        return self._next_id
+        return self._next_id if self.core is None else int(self.core.next_id)
 
     def current(self) -> int | None:
         """The work running on the calling thread, if any."""
@@ -137,9 +157,13 @@ class Tracer:
         code: CodeType | None = None,
     ) -> int:
         """Register a new unit of work and write its `work.create`; returns its id."""
-        with self._ids_lock:
-            work_id = self._next_id
-            self._next_id = work_id + 1
+        core = self.core
+        if core is not None:
+            work_id: int = core.alloc_id()
+        else:
+            with self._ids_lock:
+                work_id = self._next_id
+                self._next_id = work_id + 1
         if created_in is None:
             created_in = created_in_var.get()
         if code is not None:
@@ -159,15 +183,18 @@ class Tracer:
             what = orjson.dumps({"type": type_, "name": name, "site": site, "stack": stack})[1:-1]
             if len(self._what) < WHAT_CACHE:
                 self._what[key] = what
-        extra: dict[str, Any] = {}
-        if delay_ns is not None:
-            extra["delay_ns"] = delay_ns
-        if not ref:
-            extra["ref"] = False
-        if role is not None:
-            extra["role"] = role
         head = _CREATE_HEAD % (self.inv_b, work_id, inv_bytes(parent), what, inv_bytes(created_in))
-        tail = b"," + orjson.dumps(extra)[1:] + b"\n" if extra else b"}\n"
+        if delay_ns is None and ref and role is None:
+            tail = b"}\n"
+        else:
+            extra: dict[str, Any] = {}
+            if delay_ns is not None:
+                extra["delay_ns"] = delay_ns
+            if not ref:
+                extra["ref"] = False
+            if role is not None:
+                extra["role"] = role
+            tail = b"," + orjson.dumps(extra)[1:] + b"\n"
         self.writer.emit_raw(head, tail)
         return work_id
 
@@ -181,6 +208,11 @@ class Tracer:
     def done(self, work: int, status: str, error: BaseException | None = None) -> None:
         if self.live.pop(work, None) is None:
             return
+        if error is None:
+            encoded = _DONE_STATUS.get(status)
+            if encoded is not None:
+                self.writer.emit_raw(_DONE_LINE % (self.inv_b, work, encoded), b"")
+                return
         fields: dict[str, Any] = {"work": work, "status": status}
         if error is not None:
             fields["error_type"] = type(error).__name__
@@ -256,12 +288,13 @@ class Tracer:
         parts = path.split(os.sep)
         return os.sep.join(parts[-2:]) if len(parts) > 1 else path
 
-    def _entry(self, code: CodeType, line: int) -> tuple[str, str]:
-        """(`file:line`, `file:line in function`) of a frame, formatted once per code line."""
-        key = (code, line)
+    def _entry(self, frame: FrameType) -> tuple[str, str]:
+        """(`file:line`, `file:line in function`) of a frame, formatted once per instruction."""
+        code = frame.f_code
+        key = (code, frame.f_lasti)
         entry = self._entries.get(key)
         if entry is None:
-            site = self._format(code, line)
+            site = self._format(code, frame.f_lineno)
             entry = (site, f"{site} in {code.co_name}")
             self._entries[key] = entry
         return entry
@@ -271,6 +304,7 @@ class Tracer:
         stack: list[str] = []
         site = RUNTIME_SITE
         internal = self._internal
+        entries = self._entries
         # Skip the runtime's and asyncio's frames up to the user's code, then keep user frames
         # until control goes back into them: above that is only the loop and the runtime.
         while frame is not None and len(stack) < STACK_DEPTH:
@@ -282,7 +316,8 @@ class Tracer:
                 if stack or code.co_filename.startswith(_RUNTIME_DIR):
                     break  # above the user's frames, or the runtime itself: nothing of theirs
             else:
-                where, entry = self._entry(code, frame.f_lineno)
+                cached = entries.get((code, frame.f_lasti))
+                where, entry = cached if cached is not None else self._entry(frame)
                 if not stack:
                     site = where
                 stack.append(entry)

@@ -1,0 +1,685 @@
+/* Optional accelerator of the recorder's hot paths (see docs/PERFORMANCE.md, figure 5).
+ *
+ * ClockBase: the state of EmulatedClock as C fields, so the writer reads the time without a call.
+ * Core:      the writer's seq, last_ts and line buffer; TraceWriter hands its ordering to it.
+ * StepRunner: runs one task step as TracedLoop._run_task_step does (begin, current work, step,
+ *            restore, tick, end), then hands a finished task back to Python.
+ * CallSoon:  the loop's call_soon for task steps; anything else goes to the Python method.
+ *
+ * Every entry point runs holding the GIL and never releases it between reading and bumping seq,
+ * so a C emit is atomic with respect to any other emit (Python threads call the same methods).
+ * The only Python code called from an emit is the writer's drain (file write, under its lock),
+ * and only after the line is in the buffer.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- ClockBase ------------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    char virtual_;
+    long long virtual_ns;
+    long long origin;
+    long long offset_ns;
+} ClockObject;
+
+static PyMemberDef clock_members[] = {
+    {"virtual", T_BOOL, offsetof(ClockObject, virtual_), 0, NULL},
+    {"_virtual_ns", T_LONGLONG, offsetof(ClockObject, virtual_ns), 0, NULL},
+    {"_origin", T_LONGLONG, offsetof(ClockObject, origin), 0, NULL},
+    {"_offset_ns", T_LONGLONG, offsetof(ClockObject, offset_ns), 0, NULL},
+    {NULL},
+};
+
+static PyTypeObject ClockType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "lambda_trace.runtime._fastrec.ClockBase",
+    .tp_basicsize = sizeof(ClockObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "EmulatedClock's state as C fields (read by Core without a call).",
+    .tp_members = clock_members,
+    .tp_new = PyType_GenericNew,
+};
+
+static inline long long clock_now(ClockObject *c) {
+    if (c->virtual_) {
+        return c->virtual_ns;
+    }
+    /* time.monotonic_ns() reads the same clock on Linux. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec - c->origin + c->offset_ns;
+}
+
+/* ---- Core ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    ClockObject *clock;
+    PyObject *drain; /* callable: writes the buffer out (None: never called) */
+    char *buf;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+    Py_ssize_t flush_bytes;
+    long long seq;
+    long long last_ts;
+    long long next_id;
+    long long tick_ns;
+    char stopped;
+} CoreObject;
+
+static PyTypeObject CoreType;
+
+static int core_reserve(CoreObject *self, Py_ssize_t extra) {
+    if (self->len + extra <= self->cap) {
+        return 0;
+    }
+    Py_ssize_t cap = self->cap ? self->cap : 4096;
+    while (cap < self->len + extra) {
+        cap *= 2;
+    }
+    char *buf = PyMem_Realloc(self->buf, cap);
+    if (buf == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->buf = buf;
+    self->cap = cap;
+    return 0;
+}
+
+static inline char *put_ll(char *p, long long v) {
+    char tmp[24];
+    int n = 0;
+    unsigned long long u;
+    if (v < 0) {
+        *p++ = '-';
+        u = 0ULL - (unsigned long long)v;
+    } else {
+        u = (unsigned long long)v;
+    }
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    while (n) {
+        *p++ = tmp[--n];
+    }
+    return p;
+}
+
+static inline char *put(char *p, const char *s, Py_ssize_t n) {
+    memcpy(p, s, n);
+    return p + n;
+}
+
+#define PUT_LIT(p, s) put((p), (s), (Py_ssize_t)sizeof(s) - 1)
+
+/* seq and ts for a new line (ts never goes backwards). */
+static inline void core_stamp(CoreObject *self, long long ts, long long *seq, long long *now) {
+    *seq = self->seq++;
+    if (ts < self->last_ts) {
+        ts = self->last_ts;
+    } else {
+        self->last_ts = ts;
+    }
+    *now = ts;
+}
+
+/* After appending: drain when the buffer is big enough, keeping a pending exception intact. */
+static int core_after_append(CoreObject *self) {
+    if (self->len < self->flush_bytes || self->drain == Py_None) {
+        return 0;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *r = PyObject_CallNoArgs(self->drain);
+    if (r == NULL) {
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        return -1;
+    }
+    Py_DECREF(r);
+    PyErr_Restore(type, value, tb);
+    return 0;
+}
+
+/* {"seq":S,"ts":T,"kind":"<kind>","inv":<inv>,"work":W}\n */
+static int core_work_line(CoreObject *self, const char *kind, Py_ssize_t kind_len, const char *inv,
+                          Py_ssize_t inv_len, long long work) {
+    if (self->stopped) {
+        return 0;
+    }
+    if (core_reserve(self, 96 + kind_len + inv_len) < 0) {
+        return -1;
+    }
+    long long seq, now;
+    core_stamp(self, clock_now(self->clock), &seq, &now);
+    char *p = self->buf + self->len;
+    p = PUT_LIT(p, "{\"seq\":");
+    p = put_ll(p, seq);
+    p = PUT_LIT(p, ",\"ts\":");
+    p = put_ll(p, now);
+    p = PUT_LIT(p, ",\"kind\":\"");
+    p = put(p, kind, kind_len);
+    p = PUT_LIT(p, "\",\"inv\":");
+    p = put(p, inv, inv_len);
+    p = PUT_LIT(p, ",\"work\":");
+    p = put_ll(p, work);
+    p = PUT_LIT(p, "}\n");
+    self->len = p - self->buf;
+    return core_after_append(self);
+}
+
+static int core_init(CoreObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"clock", "seq", "last_ts", "next_id", "tick_ns", "flush_bytes", NULL};
+    PyObject *clock;
+    long long seq, last_ts, next_id, tick_ns;
+    Py_ssize_t flush_bytes;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!LLLLn", kwlist, &ClockType, &clock, &seq,
+                                     &last_ts, &next_id, &tick_ns, &flush_bytes)) {
+        return -1;
+    }
+    Py_INCREF(clock);
+    Py_XSETREF(self->clock, (ClockObject *)clock);
+    if (self->drain == NULL) {
+        self->drain = Py_NewRef(Py_None);
+    }
+    self->seq = seq;
+    self->last_ts = last_ts;
+    self->next_id = next_id;
+    self->tick_ns = tick_ns;
+    self->flush_bytes = flush_bytes;
+    return 0;
+}
+
+static void core_dealloc(CoreObject *self) {
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(self->clock);
+    Py_CLEAR(self->drain);
+    PyMem_Free(self->buf);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int core_traverse(CoreObject *self, visitproc visit, void *arg) {
+    Py_VISIT(self->clock);
+    Py_VISIT(self->drain);
+    return 0;
+}
+
+static int core_clear(CoreObject *self) {
+    Py_CLEAR(self->clock);
+    Py_CLEAR(self->drain);
+    return 0;
+}
+
+static PyObject *core_emit_work(CoreObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "emit_work(kind: bytes, inv: bytes, work: int)");
+        return NULL;
+    }
+    long long work = PyLong_AsLongLong(args[2]);
+    if (work == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (core_work_line(self, PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]),
+                       PyBytes_AS_STRING(args[1]), PyBytes_GET_SIZE(args[1]), work) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *core_emit_raw(CoreObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"head", "tail", "ts", NULL};
+    PyObject *head, *tail, *ts_obj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "SS|$O", kwlist, &head, &tail, &ts_obj)) {
+        return NULL;
+    }
+    if (self->stopped) {
+        return PyLong_FromLong(-1);
+    }
+    long long ts;
+    if (ts_obj == Py_None) {
+        ts = clock_now(self->clock);
+    } else {
+        ts = PyLong_AsLongLong(ts_obj);
+        if (ts == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    Py_ssize_t hn = PyBytes_GET_SIZE(head), tn = PyBytes_GET_SIZE(tail);
+    if (core_reserve(self, 64 + hn + tn) < 0) {
+        return NULL;
+    }
+    long long seq, now;
+    core_stamp(self, ts, &seq, &now);
+    char *p = self->buf + self->len;
+    p = PUT_LIT(p, "{\"seq\":");
+    p = put_ll(p, seq);
+    p = PUT_LIT(p, ",\"ts\":");
+    p = put_ll(p, now);
+    *p++ = ',';
+    p = put(p, PyBytes_AS_STRING(head), hn);
+    p = put(p, PyBytes_AS_STRING(tail), tn);
+    self->len = p - self->buf;
+    if (core_after_append(self) < 0) {
+        return NULL;
+    }
+    return PyLong_FromLongLong(seq);
+}
+
+static PyObject *core_take(CoreObject *self, PyObject *Py_UNUSED(ignored)) {
+    PyObject *data = PyBytes_FromStringAndSize(self->buf, self->len);
+    if (data != NULL) {
+        self->len = 0;
+    }
+    return data;
+}
+
+static PyObject *core_alloc_id(CoreObject *self, PyObject *Py_UNUSED(ignored)) {
+    return PyLong_FromLongLong(self->next_id++);
+}
+
+static PyMethodDef core_methods[] = {
+    {"emit_work", (PyCFunction)(void (*)(void))core_emit_work, METH_FASTCALL,
+     "TraceWriter.emit_work: a work.begin/work.end line."},
+    {"emit_raw", (PyCFunction)(void (*)(void))core_emit_raw, METH_VARARGS | METH_KEYWORDS,
+     "TraceWriter.emit_raw: a line from pre-encoded JSON; returns its seq (-1: stopped)."},
+    {"take", (PyCFunction)core_take, METH_NOARGS, "The buffered bytes, emptying the buffer."},
+    {"alloc_id", (PyCFunction)core_alloc_id, METH_NOARGS, "The next work id."},
+    {NULL},
+};
+
+static PyMemberDef core_members[] = {
+    {"seq", T_LONGLONG, offsetof(CoreObject, seq), READONLY, NULL},
+    {"last_ts", T_LONGLONG, offsetof(CoreObject, last_ts), READONLY, NULL},
+    {"next_id", T_LONGLONG, offsetof(CoreObject, next_id), READONLY, NULL},
+    {"buffered", T_PYSSIZET, offsetof(CoreObject, len), READONLY, NULL},
+    {"stopped", T_BOOL, offsetof(CoreObject, stopped), 0, NULL},
+    {"drain", T_OBJECT_EX, offsetof(CoreObject, drain), 0, NULL},
+    {NULL},
+};
+
+static PyTypeObject CoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "lambda_trace.runtime._fastrec.Core",
+    .tp_basicsize = sizeof(CoreObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "A trace writer's seq, last_ts and line buffer.",
+    .tp_init = (initproc)core_init,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)core_dealloc,
+    .tp_traverse = (traverseproc)core_traverse,
+    .tp_clear = (inquiry)core_clear,
+    .tp_methods = core_methods,
+    .tp_members = core_members,
+};
+
+/* ---- StepRunner ----------------------------------------------------------------------------- */
+
+static PyObject *str_lt_work, *str_current_work, *str_inv_b, *str_done, *str_self, *str_closed;
+
+typedef struct {
+    PyObject_HEAD
+    CoreObject *core;
+    PyObject *tracer;
+    PyObject *finished; /* finished(task, work): the task's work.done and failure bookkeeping */
+    vectorcallfunc vectorcall;
+} RunnerObject;
+
+static PyObject *runner_vectorcall(RunnerObject *self, PyObject *const *args, size_t nargsf,
+                                   PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs < 2 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError, "StepRunner(task, step, *args)");
+        return NULL;
+    }
+    PyObject *task = args[0], *step = args[1];
+    PyObject *work_obj = PyObject_GetAttr(task, str_lt_work);
+    if (work_obj == NULL) {
+        return NULL;
+    }
+    long long work = PyLong_AsLongLong(work_obj);
+    if (work == -1 && PyErr_Occurred()) {
+        Py_DECREF(work_obj);
+        return NULL;
+    }
+    /* The invocation as the tracer has it now (its setter keeps inv_b current). */
+    PyObject *inv = PyObject_GetAttr(self->tracer, str_inv_b);
+    if (inv == NULL || !PyBytes_Check(inv)) {
+        if (inv != NULL) {
+            PyErr_SetString(PyExc_TypeError, "tracer.inv_b must be bytes");
+            Py_DECREF(inv);
+        }
+        Py_DECREF(work_obj);
+        return NULL;
+    }
+    if (core_work_line(self->core, "work.begin", 10, PyBytes_AS_STRING(inv),
+                       PyBytes_GET_SIZE(inv), work) < 0) {
+        Py_DECREF(inv);
+        Py_DECREF(work_obj);
+        return NULL;
+    }
+    Py_DECREF(inv);
+    PyObject *previous = PyObject_GetAttr(self->tracer, str_current_work);
+    if (previous == NULL) {
+        Py_DECREF(work_obj);
+        return NULL;
+    }
+    if (PyObject_SetAttr(self->tracer, str_current_work, work_obj) < 0) {
+        Py_DECREF(previous);
+        Py_DECREF(work_obj);
+        return NULL;
+    }
+    PyObject *result = PyObject_Vectorcall(step, args + 2, nargs - 2, NULL);
+
+    /* As the Python `finally`: restore, tick, work.end, whether the step raised or not; an
+     * exception of the step stays the one that propagates. */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    int failed = PyObject_SetAttr(self->tracer, str_current_work, previous) < 0;
+    Py_DECREF(previous);
+    if (!failed) {
+        ClockObject *clock = self->core->clock;
+        if (clock->virtual_) {
+            clock->virtual_ns += self->core->tick_ns;
+        }
+        inv = PyObject_GetAttr(self->tracer, str_inv_b);
+        if (inv == NULL || !PyBytes_Check(inv)) {
+            if (inv != NULL) {
+                PyErr_SetString(PyExc_TypeError, "tracer.inv_b must be bytes");
+                Py_DECREF(inv);
+            }
+            failed = 1;
+        } else {
+            failed = core_work_line(self->core, "work.end", 8, PyBytes_AS_STRING(inv),
+                                    PyBytes_GET_SIZE(inv), work) < 0;
+            Py_DECREF(inv);
+        }
+    }
+    if (failed) {
+        /* Like an exception raised in a `finally`: it replaces the step's, chained to it. */
+        if (type != NULL) {
+            _PyErr_ChainExceptions(type, value, tb);
+        }
+        Py_XDECREF(result);
+        Py_DECREF(work_obj);
+        return NULL;
+    }
+    PyErr_Restore(type, value, tb);
+    if (result == NULL) {
+        Py_DECREF(work_obj);
+        return NULL;
+    }
+    Py_DECREF(result);
+
+    PyObject *done = PyObject_CallMethodNoArgs(task, str_done);
+    if (done == NULL) {
+        Py_DECREF(work_obj);
+        return NULL;
+    }
+    int is_done = PyObject_IsTrue(done);
+    Py_DECREF(done);
+    if (is_done < 0) {
+        Py_DECREF(work_obj);
+        return NULL;
+    }
+    if (is_done) {
+        PyObject *fargs[2] = {task, work_obj};
+        PyObject *r = PyObject_Vectorcall(self->finished, fargs, 2, NULL);
+        Py_DECREF(work_obj);
+        if (r == NULL) {
+            return NULL;
+        }
+        Py_DECREF(r);
+    } else {
+        Py_DECREF(work_obj);
+    }
+    Py_RETURN_NONE;
+}
+
+static int runner_init(RunnerObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"core", "tracer", "finished", NULL};
+    PyObject *core, *tracer, *finished;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OO", kwlist, &CoreType, &core, &tracer,
+                                     &finished)) {
+        return -1;
+    }
+    Py_INCREF(core);
+    Py_XSETREF(self->core, (CoreObject *)core);
+    Py_INCREF(tracer);
+    Py_XSETREF(self->tracer, tracer);
+    Py_INCREF(finished);
+    Py_XSETREF(self->finished, finished);
+    self->vectorcall = (vectorcallfunc)runner_vectorcall;
+    return 0;
+}
+
+static void runner_dealloc(RunnerObject *self) {
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(self->core);
+    Py_CLEAR(self->tracer);
+    Py_CLEAR(self->finished);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int runner_traverse(RunnerObject *self, visitproc visit, void *arg) {
+    Py_VISIT(self->core);
+    Py_VISIT(self->tracer);
+    Py_VISIT(self->finished);
+    return 0;
+}
+
+static int runner_clear(RunnerObject *self) {
+    Py_CLEAR(self->core);
+    Py_CLEAR(self->tracer);
+    Py_CLEAR(self->finished);
+    return 0;
+}
+
+static PyTypeObject RunnerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "lambda_trace.runtime._fastrec.StepRunner",
+    .tp_basicsize = sizeof(RunnerObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "Runs one task step as TracedLoop._run_task_step does.",
+    .tp_vectorcall_offset = offsetof(RunnerObject, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_init = (initproc)runner_init,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)runner_dealloc,
+    .tp_traverse = (traverseproc)runner_traverse,
+    .tp_clear = (inquiry)runner_clear,
+};
+
+/* ---- CallSoon ------------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *loop;
+    PyObject *runner;
+    PyObject *task_type;
+    PyObject *handle_type;
+    PyObject *ready; /* the loop's deque (never replaced) */
+    PyObject *fallback; /* the Python call_soon, bound to the loop */
+    PyObject *append; /* ready.append */
+    vectorcallfunc vectorcall;
+} SoonObject;
+
+static PyObject *soon_vectorcall(SoonObject *self, PyObject *const *args, size_t nargsf,
+                                 PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs < 1) {
+        return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+    }
+    PyObject *owner = PyObject_GetAttr(args[0], str_self);
+    if (owner == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+        return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+    }
+    int is_step = (PyObject *)Py_TYPE(owner) == self->task_type;
+    if (!is_step) {
+        Py_DECREF(owner);
+        return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+    }
+    /* A task step or wakeup: a Handle running it through the step runner. */
+    PyObject *context = Py_None;
+    if (kwnames != NULL) {
+        Py_ssize_t nk = PyTuple_GET_SIZE(kwnames);
+        for (Py_ssize_t i = 0; i < nk; i++) {
+            PyObject *k = PyTuple_GET_ITEM(kwnames, i);
+            if (PyUnicode_CompareWithASCIIString(k, "context") != 0) {
+                Py_DECREF(owner);
+                return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+            }
+            context = args[nargs + i];
+        }
+    }
+    PyObject *closed = PyObject_GetAttr(self->loop, str_closed);
+    if (closed == NULL) {
+        Py_DECREF(owner);
+        return NULL;
+    }
+    int is_closed = PyObject_IsTrue(closed);
+    Py_DECREF(closed);
+    if (is_closed) {
+        Py_DECREF(owner);
+        if (is_closed > 0) {
+            PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+        }
+        return NULL;
+    }
+    PyObject *hargs = PyTuple_New(nargs + 1);
+    if (hargs == NULL) {
+        Py_DECREF(owner);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(hargs, 0, owner); /* steals */
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        PyTuple_SET_ITEM(hargs, i + 1, Py_NewRef(args[i]));
+    }
+    PyObject *cargs[4] = {self->runner, hargs, self->loop, context};
+    PyObject *handle = PyObject_Vectorcall(self->handle_type, cargs, 4, NULL);
+    Py_DECREF(hargs);
+    if (handle == NULL) {
+        return NULL;
+    }
+    PyObject *r = PyObject_Vectorcall(self->append, &handle, 1, NULL);
+    if (r == NULL) {
+        Py_DECREF(handle);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return handle;
+}
+
+static int soon_init(SoonObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"loop", "runner", "task_type", "handle_type", "ready", "fallback",
+                             NULL};
+    PyObject *loop, *runner, *task_type, *handle_type, *ready, *fallback;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO", kwlist, &loop, &runner, &task_type,
+                                     &handle_type, &ready, &fallback)) {
+        return -1;
+    }
+    PyObject *append = PyObject_GetAttrString(ready, "append");
+    if (append == NULL) {
+        return -1;
+    }
+    Py_XSETREF(self->append, append);
+    Py_XSETREF(self->loop, Py_NewRef(loop));
+    Py_XSETREF(self->runner, Py_NewRef(runner));
+    Py_XSETREF(self->task_type, Py_NewRef(task_type));
+    Py_XSETREF(self->handle_type, Py_NewRef(handle_type));
+    Py_XSETREF(self->ready, Py_NewRef(ready));
+    Py_XSETREF(self->fallback, Py_NewRef(fallback));
+    self->vectorcall = (vectorcallfunc)soon_vectorcall;
+    return 0;
+}
+
+static int soon_traverse(SoonObject *self, visitproc visit, void *arg) {
+    Py_VISIT(self->loop);
+    Py_VISIT(self->runner);
+    Py_VISIT(self->task_type);
+    Py_VISIT(self->handle_type);
+    Py_VISIT(self->ready);
+    Py_VISIT(self->fallback);
+    Py_VISIT(self->append);
+    return 0;
+}
+
+static int soon_clear(SoonObject *self) {
+    Py_CLEAR(self->loop);
+    Py_CLEAR(self->runner);
+    Py_CLEAR(self->task_type);
+    Py_CLEAR(self->handle_type);
+    Py_CLEAR(self->ready);
+    Py_CLEAR(self->fallback);
+    Py_CLEAR(self->append);
+    return 0;
+}
+
+static void soon_dealloc(SoonObject *self) {
+    PyObject_GC_UnTrack(self);
+    soon_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject SoonType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "lambda_trace.runtime._fastrec.CallSoon",
+    .tp_basicsize = sizeof(SoonObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "TracedLoop.call_soon for task steps; other callbacks go to the Python method.",
+    .tp_vectorcall_offset = offsetof(SoonObject, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_init = (initproc)soon_init,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)soon_dealloc,
+    .tp_traverse = (traverseproc)soon_traverse,
+    .tp_clear = (inquiry)soon_clear,
+};
+
+/* ---- module --------------------------------------------------------------------------------- */
+
+static struct PyModuleDef fastrec_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "lambda_trace.runtime._fastrec",
+    .m_doc = "C paths of the recorder (optional: the pure-Python paths write the same bytes).",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC PyInit__fastrec(void) {
+    if (PyType_Ready(&ClockType) < 0 || PyType_Ready(&CoreType) < 0 ||
+        PyType_Ready(&RunnerType) < 0 || PyType_Ready(&SoonType) < 0) {
+        return NULL;
+    }
+#define INTERN(var, s)                                                                            \
+    if ((var = PyUnicode_InternFromString(s)) == NULL) return NULL;
+    INTERN(str_lt_work, "_lt_work");
+    INTERN(str_current_work, "current_work");
+    INTERN(str_inv_b, "inv_b");
+    INTERN(str_done, "done");
+    INTERN(str_self, "__self__");
+    INTERN(str_closed, "_closed");
+#undef INTERN
+    PyObject *m = PyModule_Create(&fastrec_module);
+    if (m == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(m, "ClockBase", (PyObject *)&ClockType) < 0 ||
+        PyModule_AddObjectRef(m, "Core", (PyObject *)&CoreType) < 0 ||
+        PyModule_AddObjectRef(m, "StepRunner", (PyObject *)&RunnerType) < 0 ||
+        PyModule_AddObjectRef(m, "CallSoon", (PyObject *)&SoonType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

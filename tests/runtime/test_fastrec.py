@@ -1,0 +1,236 @@
+"""The C accelerator (`_fastrec`) writes exactly what the pure-Python recorder writes.
+
+In one process both paths are available: the tracer hands the writer to the C core only when the
+writer's clock is the emulated clock itself, so a writer given a plain function as its clock takes
+the pure-Python paths (`pure=True` below).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import itertools
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import orjson
+import pytest
+
+from lambda_trace.examples.catalog import PACKAGE_ROOT
+from lambda_trace.model.writer import TraceWriter
+from lambda_trace.runtime._accel import PURE_ENV, fastrec
+from lambda_trace.runtime.clock import EmulatedClock
+from lambda_trace.runtime.loop import TracedLoop
+from lambda_trace.runtime.tracer import Tracer
+
+needs_ext = pytest.mark.skipif(
+    fastrec is None,
+    reason="C accelerator not built (make ext) or LAMBDA_TRACE_PURE=1",
+)
+
+
+def _recorder(path: Path, *, pure: bool) -> tuple[TraceWriter, Tracer, TracedLoop]:
+    clock = EmulatedClock("virtual")
+    now = (lambda: clock.now_ns()) if pure else clock.now_ns
+    writer = TraceWriter(path, {"profile": "python", "clock": "virtual"}, clock=now)
+    tracer = Tracer(writer, clock, root=str(Path(__file__).parent))
+    loop = TracedLoop(tracer, clock, fatal_uncaught=False, report_drops=True)
+    assert (tracer.core is None) == (pure or fastrec is None)
+    return writer, tracer, loop
+
+
+async def _leaf(i: int) -> int:
+    await asyncio.sleep(0)
+    if i % 7 == 3:
+        raise ValueError(f"leaf {i}")
+    await asyncio.sleep(0.001 * (i % 3))
+    return i
+
+
+async def _workload() -> asyncio.Task[int]:
+    loop = asyncio.get_running_loop()
+    for batch in range(3):
+        results = await asyncio.gather(
+            *[_leaf(batch * 10 + i) for i in range(10)], return_exceptions=True
+        )
+        assert len(results) == 10
+    sleeper = asyncio.create_task(asyncio.sleep(10), name="sleeper")
+    await asyncio.sleep(0)
+    sleeper.cancel()
+    fired: list[int] = []
+    loop.call_soon(fired.append, 1)
+    handle = loop.call_later(0.5, fired.append, 2)
+    loop.call_later(0.01, fired.append, 3)
+    await asyncio.sleep(0.02)
+    handle.cancel()
+    task = asyncio.create_task(_leaf(1))
+    task.set_name("renamed")
+    await task
+    orphan = asyncio.create_task(_leaf(3))  # fails with nobody listening
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    loop.call_later(5, fired.append, 4)  # still scheduled at close: dropped
+    return orphan
+
+
+def _record(path: Path, *, pure: bool) -> bytes:
+    writer, tracer, loop = _recorder(path, pure=pure)
+    try:
+        tracer.invocation = 1
+        orphan = loop.run_until_complete(_workload())
+        tracer.invocation = None
+    finally:
+        loop.close()
+        writer.close()
+    _retrieved(orphan)
+    return path.read_bytes()
+
+
+def _retrieved(task: asyncio.Task[object]) -> None:
+    """Mark a failed task's exception retrieved and collect the loop now: a task logging "never
+    retrieved" from a later garbage collection formats a traceback, and on CPython 3.11.7 that
+    can land inside pytest's own `ast.parse` and break it (gh-106905)."""
+    assert task.exception() is not None
+    gc.collect()
+
+
+@needs_ext
+def test_c_and_pure_paths_write_the_same_bytes(tmp_path: Path) -> None:
+    # One call site for both: the root task's creation stack names it.
+    fast, slow = [_record(tmp_path / f"{pure}.jsonl", pure=pure) for pure in (False, True)]
+    assert fast.count(b"\n") > 200
+    assert fast == slow
+
+
+@needs_ext
+def test_step_exception_propagates_after_work_end(tmp_path: Path) -> None:
+    async def boom() -> None:
+        await asyncio.sleep(0)
+        raise KeyboardInterrupt
+
+    outputs = []
+    for pure in (False, True):
+        path = tmp_path / f"{pure}.jsonl"
+        writer, tracer, loop = _recorder(path, pure=pure)
+        try:
+            task = loop.create_task(boom())
+            with pytest.raises(KeyboardInterrupt):
+                loop.run_until_complete(task)
+            assert tracer.current_work is None
+        finally:
+            loop.close()
+            writer.close()
+        _retrieved(task)
+        outputs.append(path.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert b'"kind":"work.end"' in outputs[0]
+
+
+@needs_ext
+def test_threads_and_loop_share_one_seq_order(tmp_path: Path) -> None:
+    """Executor jobs and plain threads emit while the loop's C paths do: seq strictly in file
+    order, ts never backwards, ids unique."""
+    path = tmp_path / "t.jsonl"
+    writer, tracer, loop = _recorder(path, pure=False)
+
+    def job(n: int) -> int:
+        for i in range(300):
+            tracer.emit("log", {"stream": "stdout", "text": f"job {n} line {i}"})
+            if i % 50 == 0:
+                tracer.create("timer", f"job{n}", parent=None)
+        return n
+
+    def thread_body(n: int) -> None:
+        for i in range(300):
+            tracer.emit("log", {"stream": "stderr", "text": f"thread {n} line {i}"})
+            if i % 100 == 0:
+                writer.flush()
+
+    async def main() -> None:
+        jobs = [loop.run_in_executor(None, job, n) for n in range(3)]
+        for _ in range(20):
+            await asyncio.gather(*[_leaf(i) for i in range(20)], return_exceptions=True)
+        await asyncio.gather(*jobs)
+
+    threads = [threading.Thread(target=thread_body, args=(n,)) for n in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        loop.run_until_complete(main())
+        for t in threads:
+            t.join()
+    finally:
+        loop.close()
+        writer.close()
+    events = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert all(a["ts"] <= b["ts"] for a, b in itertools.pairwise(events))
+    created = [e["work"] for e in events if e["kind"] == "work.create"]
+    assert len(created) == len(set(created))
+    assert sum(e["kind"] == "log" for e in events) == 3 * 300 + 2 * 300
+
+
+def _env(pure: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop(PURE_ENV, None)
+    if pure:
+        env[PURE_ENV] = "1"
+    return env
+
+
+def test_pure_env_var_takes_the_python_paths() -> None:
+    code = (
+        "from lambda_trace.runtime._accel import fastrec\n"
+        "from lambda_trace.runtime.clock import EmulatedClock\n"
+        "from lambda_trace.model.writer import TraceWriter\n"
+        "from lambda_trace.runtime.tracer import Tracer\n"
+        "from lambda_trace.runtime.loop import TracedLoop\n"
+        "import tempfile, os\n"
+        "clock = EmulatedClock('virtual')\n"
+        "path = os.path.join(tempfile.mkdtemp(), 't.jsonl')\n"
+        "writer = TraceWriter(path, {}, clock=clock.now_ns)\n"
+        "tracer = Tracer(writer, clock, root='.')\n"
+        "loop = TracedLoop(tracer, clock)\n"
+        "print(fastrec is None, tracer.core is None, 'call_soon' in vars(loop),"
+        " type(clock).__mro__[1].__name__)\n"
+        "loop.close(); writer.close()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_env(True), capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["True", "True", "False", "object"]
+
+
+@needs_ext
+def test_extension_is_taken_without_the_env_var() -> None:
+    code = (
+        "from lambda_trace.runtime._accel import fastrec\n"
+        "from lambda_trace.runtime.clock import EmulatedClock\n"
+        "print(fastrec is not None, type(EmulatedClock('virtual')).__mro__[1].__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_env(False), capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["True", "ClockBase"]
+
+
+@needs_ext
+@pytest.mark.timeout(300)
+def test_gallery_recorded_with_and_without_the_extension_is_identical(tmp_path: Path) -> None:
+    """Every scenario (threads, executor jobs, sockets...), recorded in its own processes with
+    the C paths and with LAMBDA_TRACE_PURE=1, gives the same bytes."""
+    for pure in (False, True):
+        subprocess.run(
+            [sys.executable, "-m", "lambda_trace.examples.record_all", str(tmp_path / str(pure))],
+            env=_env(pure),
+            cwd=PACKAGE_ROOT,
+            capture_output=True,
+            check=True,
+        )
+    fast = sorted((tmp_path / "False").iterdir())
+    assert len(fast) >= 16
+    for path in fast:
+        assert path.read_bytes() == (tmp_path / "True" / path.name).read_bytes(), path.name
