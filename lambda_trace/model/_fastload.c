@@ -1,7 +1,7 @@
 /* The loader's hot loop in C: `_Loader._fast` of load.py, event for event.
  *
  * load.py keeps the pure-Python loop as the reference and the fallback (module not built, or
- * LAMBDA_TRACE_PURE=1); tests/model/test_fastload.py loads the same traces both ways and compares
+ * LAMBDA_TRACE_PURE=1); tests/model/test_load.py loads the same traces both ways and compares
  * everything the loader builds. The Python loop spends most of its time on bytecode dispatch and
  * on array.append parsing its argument; here the event columns and spans are collected in plain
  * int64 buffers and handed to the arrays with one frombytes() per batch, and the rest goes
@@ -68,7 +68,7 @@ static int buf_flush(Buf *b, PyObject *array, int narrow) {
 
 /* -- small helpers ---------------------------------------------------------------------------- */
 
-static PyObject *s_ok, *s_env_id, *s_capacity, *s_grow, *s_append, *s_last_seq, *s_last_ts;
+static PyObject *s_ok, *s_env_id, *s_capacity, *s_grow, *s_last_seq, *s_last_ts;
 
 /* int64 of an int object (struct-decoded ints are within 64 bits); -1 with an error set on
  * failure, so callers check PyErr_Occurred() only when they get -1. */
@@ -97,37 +97,8 @@ static int attr_i64(PyObject *obj, PyObject *name, int64_t none, int64_t *out, i
     return 0;
 }
 
-/* seq[k] of an array('q') as int64 (through the sequence protocol: no buffer is held, so the
- * Python callbacks may grow the arrays). */
-static int get_i64(PyObject *seq, Py_ssize_t k, int64_t *out) {
-    PyObject *v = PySequence_GetItem(seq, k);
-    if (v == NULL)
-        return -1;
-    *out = as_i64(v);
-    Py_DECREF(v);
-    return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
-}
 
-static int set_i64(PyObject *seq, Py_ssize_t k, int64_t x) {
-    PyObject *v = PyLong_FromLongLong(x);
-    if (v == NULL)
-        return -1;
-    int r = PySequence_SetItem(seq, k, v);
-    Py_DECREF(v);
-    return r;
-}
 
-static int append_i64(PyObject *seq, int64_t x) {
-    PyObject *v = PyLong_FromLongLong(x);
-    if (v == NULL)
-        return -1;
-    PyObject *r = PyObject_CallMethodOneArg(seq, s_append, v);
-    Py_DECREF(v);
-    if (r == NULL)
-        return -1;
-    Py_DECREF(r);
-    return 0;
-}
 
 /* sys.intern(s): a new reference to the interned string. */
 static PyObject *intern(PyObject *s) {
@@ -197,14 +168,33 @@ static PyObject *prepare(PyObject *Py_UNUSED(module), PyObject *structs) {
             PyErr_SetString(PyExc_TypeError, "prepare: raw is not a tuple");
             return NULL;
         }
-        PyObject *dict = ((PyTypeObject *)t)->tp_dict;
         for (int f = 0; f < NFIELDS; f++) {
-            PyObject *d = PyDict_GetItemString(dict, FIELD_NAMES[f]); /* borrowed */
+            /* Looked up on the class, through the MRO as attribute access would: a field is a
+             * member descriptor; `work` of a kind without one is a class attribute None. Any
+             * other thing under a field's name would be read differently here than in Python. */
             ti->offset[f] = -1;
-            if (d != NULL && Py_IS_TYPE(d, &PyMemberDescr_Type)) {
-                PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
-                if (m->type == T_OBJECT_EX || m->type == T_OBJECT)
-                    ti->offset[f] = m->offset;
+            PyObject *d = PyObject_GetAttrString(t, FIELD_NAMES[f]);
+            if (d == NULL) {
+                if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                    Py_DECREF(raw);
+                    return NULL;
+                }
+                PyErr_Clear();
+                if (f > F_INV)
+                    continue; /* every event has seq, ts and inv */
+                d = Py_NewRef(Py_False);
+            }
+            if (Py_IS_TYPE(d, &PyMemberDescr_Type) &&
+                (((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX ||
+                 ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT))
+                ti->offset[f] = ((PyMemberDescrObject *)d)->d_member->offset;
+            int ok = ti->offset[f] >= 0 || (f == F_WORK && d == Py_None);
+            Py_DECREF(d);
+            if (!ok || (f <= F_INV && ti->offset[f] < 0)) {
+                Py_DECREF(raw);
+                PyErr_Format(PyExc_TypeError, "prepare: %s.%s is not a struct field",
+                             ((PyTypeObject *)t)->tp_name, FIELD_NAMES[f]);
+                return NULL;
             }
         }
         Py_INCREF(t);
@@ -256,30 +246,126 @@ static int field_i64(PyObject *e, TypeInfo *ti, int f, int64_t none, int64_t *ou
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
-/* -- the loop --------------------------------------------------------------------------------- */
+/* -- the loop --------------------------------------------------------------------------------- *
+ *
+ * While no Python code runs, the loop reads and writes the table's int columns through buffer
+ * views (an item assignment through the sequence protocol parses its argument like append does),
+ * and buffers what it appends. Before any call back into Python (which may read those columns or
+ * grow them) it flushes the buffers and drops the views (`before_python`), and takes them again
+ * after (`after_python`).
+ */
 
 typedef struct {
-    Buf ts, kind, inv, work, first, last;
-    PyObject *a_ts, *a_kind, *a_inv, *a_work, *a_first, *a_last;
-} Pending;
+    PyObject *obj; /* the array (strong) */
+    Py_buffer view;
+    int held;
+} View;
 
-static int flush_all(Pending *p) {
-    if (buf_flush(&p->ts, p->a_ts, 0) < 0 || buf_flush(&p->kind, p->a_kind, 1) < 0 ||
-        buf_flush(&p->inv, p->a_inv, 0) < 0 || buf_flush(&p->work, p->a_work, 0) < 0 ||
-        buf_flush(&p->first, p->a_first, 0) < 0 || buf_flush(&p->last, p->a_last, 0) < 0)
+static int view_take(View *v) {
+    if (v->held)
+        return 0;
+    if (PyObject_GetBuffer(v->obj, &v->view, PyBUF_WRITABLE | PyBUF_FORMAT) < 0)
+        return -1;
+    v->held = 1;
+    return 0;
+}
+
+static void view_drop(View *v) {
+    if (v->held) {
+        PyBuffer_Release(&v->view);
+        v->held = 0;
+    }
+}
+
+static int64_t *q_at(View *v, Py_ssize_t k) {
+    if (k < 0 || k >= v->view.len / (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_IndexError, "table row out of range");
+        return NULL;
+    }
+    return (int64_t *)v->view.buf + k;
+}
+
+enum { C_TS, C_KIND, C_INV, C_WORK, C_FIRST, C_LAST, NEVENTCOLS };
+enum { T_ID, T_PARENT, T_CREATED_IN, T_CREATED_NS, T_ENV, T_FLAGS, NROWCOLS };
+enum { V_CREATED_IN, V_RAN_FIRST, V_RAN_LAST, V_DONE_NS, V_STATUS, NVIEWS };
+
+typedef struct {
+    Buf ev[NEVENTCOLS];
+    PyObject *ev_arr[NEVENTCOLS];
+    Buf row[NROWCOLS];
+    PyObject *row_arr[NROWCOLS];
+    View views[NVIEWS];
+    Py_ssize_t rows_flushed; /* len(table.id) when the row buffers were last flushed */
+} State;
+
+static int flush_rows(State *s) {
+    for (int c = 0; c < NROWCOLS; c++)
+        if (buf_flush(&s->row[c], s->row_arr[c], c == T_FLAGS) < 0)
+            return -1;
+    Py_ssize_t n = PyObject_Length(s->row_arr[T_ID]);
+    if (n < 0)
+        return -1;
+    s->rows_flushed = n;
+    return 0;
+}
+
+static int flush_events(State *s) {
+    for (int c = 0; c < NEVENTCOLS; c++)
+        if (buf_flush(&s->ev[c], s->ev_arr[c], c == C_KIND) < 0)
+            return -1;
+    return 0;
+}
+
+/* Before calling Python: rows out of the buffers, no views held. */
+static int before_python(State *s) {
+    for (int v = 0; v < NVIEWS; v++)
+        view_drop(&s->views[v]);
+    return flush_rows(s);
+}
+
+static int after_python(State *s) {
+    for (int v = 0; v < NVIEWS; v++)
+        if (view_take(&s->views[v]) < 0)
+            return -1;
+    if (s->views[V_STATUS].view.itemsize != 1) {
+        PyErr_SetString(PyExc_TypeError, "scan: table.status is not a byte array");
+        return -1;
+    }
+    for (int v = 0; v < V_STATUS; v++)
+        if (s->views[v].view.itemsize != (Py_ssize_t)sizeof(int64_t)) {
+            PyErr_SetString(PyExc_TypeError, "scan: a table column is not an int64 array");
+            return -1;
+        }
+    return 0;
+}
+
+/* created_in of row k: flushed rows from the view, newer ones from the buffer. */
+static int created_in_at(State *s, Py_ssize_t k, int64_t *out) {
+    if (k >= s->rows_flushed) {
+        Py_ssize_t j = k - s->rows_flushed;
+        if (j >= s->row[T_CREATED_IN].n) {
+            PyErr_SetString(PyExc_IndexError, "table row out of range");
+            return -1;
+        }
+        *out = s->row[T_CREATED_IN].v[j];
+        return 0;
+    }
+    int64_t *p = q_at(&s->views[V_CREATED_IN], k);
+    if (p == NULL)
+        return -1;
+    *out = *p;
+    return 0;
+}
+
+static int push_event(State *s, int64_t ts, int64_t code, int64_t inv, int64_t work) {
+    if (buf_push(&s->ev[C_TS], ts) < 0 || buf_push(&s->ev[C_KIND], code) < 0 ||
+        buf_push(&s->ev[C_INV], inv) < 0 || buf_push(&s->ev[C_WORK], work) < 0)
         return -1;
     return 0;
 }
 
-static int push_event(Pending *p, int64_t ts, int64_t code, int64_t inv, int64_t work) {
-    if (buf_push(&p->ts, ts) < 0 || buf_push(&p->kind, code) < 0 || buf_push(&p->inv, inv) < 0 ||
-        buf_push(&p->work, work) < 0)
-        return -1;
-    return 0;
-}
-
-static int push_span(Pending *p, int64_t first, int64_t last) {
-    if (buf_push(&p->first, first) < 0 || buf_push(&p->last, last) < 0)
+static int push_span(State *s, int64_t first, int64_t last) {
+    if (buf_push(&s->ev[C_FIRST], first) < 0 || buf_push(&s->ev[C_LAST], last) < 0)
         return -1;
     return 0;
 }
@@ -306,6 +392,10 @@ static int open_get(PyObject *open_ev, Py_ssize_t k, int64_t *out) {
 }
 
 static int open_set(PyObject *open_ev, Py_ssize_t k, int64_t x) {
+    if (k < 0 || k >= PyList_GET_SIZE(open_ev)) {
+        PyErr_SetString(PyExc_IndexError, "open_ev row out of range");
+        return -1;
+    }
     PyObject *v = PyLong_FromLongLong(x);
     if (v == NULL)
         return -1;
@@ -313,6 +403,20 @@ static int open_set(PyObject *open_ev, Py_ssize_t k, int64_t x) {
 }
 
 static PyObject *get(PyObject *obj, const char *name) { return PyObject_GetAttrString(obj, name); }
+
+/* Call back into Python with the rows flushed and no views held; NULL on error. */
+#define CALLBACK(result, call)                    \
+    do {                                          \
+        if (before_python(&st) < 0)                       \
+            goto fail;                            \
+        result = (call);                          \
+        if (after_python(&st) < 0) {                    \
+            Py_XDECREF(result);                   \
+            goto fail;                            \
+        }                                         \
+        if (result == NULL)                       \
+            goto fail;                            \
+    } while (0)
 
 static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4) {
@@ -323,61 +427,54 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssi
     Py_ssize_t lo = PyLong_AsSsize_t(args[2]);
     if (lo == -1 && PyErr_Occurred())
         return NULL;
+    if (lo < 0) {
+        PyErr_SetString(PyExc_ValueError, "scan: lo must be >= 0");
+        return NULL;
+    }
     if (!PyList_Check(lines) || !PyTuple_Check(consts) || PyTuple_GET_SIZE(consts) != 10) {
         PyErr_SetString(PyExc_TypeError, "scan: lines must be a list, consts a 10-tuple");
         return NULL;
     }
     PyObject *decode = PyTuple_GET_ITEM(consts, 0), *loads = PyTuple_GET_ITEM(consts, 1);
     PyObject *type_codes = PyTuple_GET_ITEM(consts, 2);
-    long c_begin = PyLong_AsLong(PyTuple_GET_ITEM(consts, 3));
-    long c_end = PyLong_AsLong(PyTuple_GET_ITEM(consts, 4));
-    long c_create = PyLong_AsLong(PyTuple_GET_ITEM(consts, 5));
-    long c_done = PyLong_AsLong(PyTuple_GET_ITEM(consts, 6));
-    long c_log = PyLong_AsLong(PyTuple_GET_ITEM(consts, 7));
-    long f_ref = PyLong_AsLong(PyTuple_GET_ITEM(consts, 8));
-    long f_role = PyLong_AsLong(PyTuple_GET_ITEM(consts, 9));
-    if (PyErr_Occurred())
-        return NULL;
-
-    Pending p;
-    memset(&p, 0, sizeof p);
+    long c[7]; /* kind codes of begin, end, create, done, log; the REF and ROLE flags */
+    for (int j = 0; j < 7; j++) {
+        c[j] = PyLong_AsLong(PyTuple_GET_ITEM(consts, 3 + j));
+        if (c[j] == -1 && PyErr_Occurred())
+            return NULL;
+    }
+    long c_begin = c[0], c_end = c[1], c_create = c[2], c_done = c[3], c_log = c[4];
+    long f_ref = c[5], f_role = c[6];
+    State st;
+    memset(&st, 0, sizeof st);
     PyObject *cols = NULL, *spans = NULL, *table = NULL, *rows = NULL, *open_ev = NULL,
-             *ran_last = NULL, *ran_first = NULL, *created_in = NULL, *done_ns = NULL,
-             *status_col = NULL, *ids = NULL, *parent_c = NULL, *created_ns = NULL, *env_c = NULL,
-             *flags_c = NULL, *names = NULL, *sites = NULL, *stacks_c = NULL, *delay_d = NULL,
-             *stacks = NULL, *other = NULL, *ran = NULL, *log_note = NULL, *handler_created = NULL,
-             *done_extra = NULL, *result = NULL;
-    PyObject *e = NULL;
+             *names = NULL, *sites = NULL, *stacks_c = NULL, *delay_d = NULL, *stacks = NULL,
+             *other = NULL, *ran = NULL, *log_note = NULL, *handler_created = NULL,
+             *done_extra = NULL, *result = NULL, *e = NULL, *w = NULL, *x = NULL, *line = NULL;
 
-#define FAIL goto done
-#define NEED(x, expr)       \
+#define NEED(var, expr)     \
     do {                    \
-        x = (expr);         \
-        if (x == NULL)      \
-            FAIL;           \
+        var = (expr);       \
+        if (var == NULL)    \
+            goto fail;      \
     } while (0)
 
     NEED(cols, get(self, "cols"));
     NEED(spans, get(self, "spans"));
     NEED(table, get(self, "table"));
-    NEED(p.a_ts, get(cols, "ts"));
-    NEED(p.a_kind, get(cols, "kind"));
-    NEED(p.a_inv, get(cols, "inv"));
-    NEED(p.a_work, get(cols, "work"));
-    NEED(p.a_first, get(spans, "first"));
-    NEED(p.a_last, get(spans, "last"));
+    static const char *EV_NAMES[NEVENTCOLS] = {"ts", "kind", "inv", "work", "first", "last"};
+    for (int c = 0; c < NEVENTCOLS; c++)
+        NEED(st.ev_arr[c], get(c < C_FIRST ? cols : spans, EV_NAMES[c]));
+    static const char *ROW_NAMES[NROWCOLS] = {"id", "parent", "created_in", "created_ns",
+                                              "env", "flags"};
+    for (int c = 0; c < NROWCOLS; c++)
+        NEED(st.row_arr[c], get(table, ROW_NAMES[c]));
+    static const char *VIEW_NAMES[NVIEWS] = {"created_in", "ran_first", "ran_last", "done_ns",
+                                             "status"};
+    for (int v = 0; v < NVIEWS; v++)
+        NEED(st.views[v].obj, get(table, VIEW_NAMES[v]));
     NEED(rows, get(table, "row"));
     NEED(open_ev, get(table, "open_ev"));
-    NEED(ran_last, get(table, "ran_last"));
-    NEED(ran_first, get(table, "ran_first"));
-    NEED(created_in, get(table, "created_in"));
-    NEED(done_ns, get(table, "done_ns"));
-    NEED(status_col, get(table, "status"));
-    NEED(ids, get(table, "id"));
-    NEED(parent_c, get(table, "parent"));
-    NEED(created_ns, get(table, "created_ns"));
-    NEED(env_c, get(table, "env"));
-    NEED(flags_c, get(table, "flags"));
     NEED(names, get(table, "name"));
     NEED(sites, get(table, "site"));
     NEED(stacks_c, get(table, "stack"));
@@ -388,11 +485,12 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssi
     NEED(log_note, get(self, "_log_note"));
     NEED(handler_created, get(self, "_handler_created"));
     NEED(done_extra, get(self, "_done_extra"));
+#undef NEED
     if (!PyDict_Check(rows) || !PyList_Check(open_ev) || !PyDict_Check(stacks) ||
         !PyList_Check(names) || !PyList_Check(sites) || !PyList_Check(stacks_c) ||
         !PyDict_Check(delay_d) || !PyDict_Check(type_codes)) {
         PyErr_SetString(PyExc_TypeError, "scan: unexpected loader state");
-        FAIL;
+        goto fail;
     }
 
     int64_t last_seq, last_ts, env_id, capacity;
@@ -400,338 +498,266 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssi
         attr_i64(self, s_last_ts, -1, &last_ts, NULL) < 0 ||
         attr_i64(self, s_env_id, -1, &env_id, NULL) < 0 ||
         attr_i64(table, s_capacity, -1, &capacity, NULL) < 0)
-        FAIL;
-    Py_ssize_t start = PyObject_Length(p.a_ts);
-    if (start < 0)
-        FAIL;
+        goto fail;
+    Py_ssize_t start = PyObject_Length(st.ev_arr[C_TS]);
+    if (start < 0 || flush_rows(&st) < 0 || after_python(&st) < 0)
+        goto fail;
     int64_t index = start;
-    Py_ssize_t n = PyList_GET_SIZE(lines);
 
-    for (Py_ssize_t i = lo; i < n; i++) {
-        PyObject *line = PyList_GET_ITEM(lines, i);
+    /* The callbacks cannot change `lines`, but nothing here relies on it: the size is read each
+     * time and the line held. */
+    for (Py_ssize_t i = lo; i < PyList_GET_SIZE(lines); i++) {
+        Py_XSETREF(line, Py_NewRef(PyList_GET_ITEM(lines, i)));
         e = PyObject_CallOneArg(decode, line);
         if (e == NULL) {
             /* DecodeError, ValidationError, RecursionError: the slow path takes the line. */
             if (!PyErr_ExceptionMatches(PyExc_Exception))
-                FAIL;
+                goto fail;
             PyErr_Clear();
             break;
         }
         TypeInfo *ti = type_info(e);
         if (ti == NULL)
-            FAIL;
-        int64_t seq, ts, code, inv, wid;
+            goto fail;
+        int64_t seq, ts, inv, wid;
         int inv_none, wid_none;
-        if (field_i64(e, ti, F_SEQ, -1, &seq, NULL) < 0 || field_i64(e, ti, F_TS, -1, &ts, NULL) < 0)
-            FAIL;
+        if (field_i64(e, ti, F_SEQ, -1, &seq, NULL) < 0 ||
+            field_i64(e, ti, F_TS, -1, &ts, NULL) < 0)
+            goto fail;
         if (seq <= last_seq || ts < last_ts)
             break;
-        code = ti->code;
+        int64_t code = ti->code;
         if (field_i64(e, ti, F_INV, -1, &inv, &inv_none) < 0)
-            FAIL;
-        if (code == c_begin) {
-            PyObject *w = field_new(e, ti, F_WORK);
+            goto fail;
+        if (code == c_begin || code == c_end || code == c_done) {
+            w = field_new(e, ti, F_WORK);
             if (w == NULL)
-                FAIL;
+                goto fail;
             Py_ssize_t k = row_of(rows, w);
             wid = as_i64(w);
-            Py_DECREF(w);
+            Py_CLEAR(w);
             if (k == -2 || (wid == -1 && PyErr_Occurred()))
-                FAIL;
-            if (k == -1)
-                break;
-            if (push_event(&p, ts, code, inv, wid) < 0 || open_set(open_ev, k, index) < 0)
-                FAIL;
-            if (!inv_none) {
-                int64_t r;
-                if (get_i64(ran_last, k, &r) < 0)
-                    FAIL;
-                if (r != inv) {
-                    int64_t c;
-                    if (get_i64(created_in, k, &c) < 0)
-                        FAIL;
-                    if (r < 0 && c == inv) { /* first step, where created */
-                        if (set_i64(ran_first, k, inv) < 0 || set_i64(ran_last, k, inv) < 0)
-                            FAIL;
-                    } else {
-                        PyObject *rr = PyObject_CallFunction(ran, "nLL", k, (long long)inv,
-                                                             (long long)ts);
-                        if (rr == NULL)
-                            FAIL;
-                        Py_DECREF(rr);
+                goto fail;
+            if (k == -1 && code != c_end)
+                break; /* a step or done of unknown work: the careful loop adds its row */
+            if (push_event(&st, ts, code, inv, wid) < 0)
+                goto fail;
+            if (code == c_begin) {
+                if (open_set(open_ev, k, index) < 0)
+                    goto fail;
+                if (!inv_none) {
+                    int64_t *r = q_at(&st.views[V_RAN_LAST], k), c;
+                    if (r == NULL)
+                        goto fail;
+                    if (*r != inv) {
+                        if (created_in_at(&st, k, &c) < 0)
+                            goto fail;
+                        if (*r < 0 && c == inv) { /* first step, where created */
+                            int64_t *f = q_at(&st.views[V_RAN_FIRST], k);
+                            if (f == NULL)
+                                goto fail;
+                            *f = inv;
+                            *r = inv;
+                        } else {
+                            CALLBACK(x, PyObject_CallFunction(ran, "nLL", k, (long long)inv,
+                                                              (long long)ts));
+                            Py_CLEAR(x);
+                        }
+                    }
+                }
+            } else if (k >= 0) { /* end (of known work) or done: close the running span */
+                int64_t b;
+                if (open_get(open_ev, k, &b) < 0)
+                    goto fail;
+                if (b >= 0 && (push_span(&st, b, index) < 0 || open_set(open_ev, k, -1) < 0))
+                    goto fail;
+                if (code == c_done) {
+                    int64_t *d = q_at(&st.views[V_DONE_NS], k);
+                    if (d == NULL)
+                        goto fail;
+                    if (*d < 0) {
+                        *d = ts;
+                        PyObject *sts = field(e, ti, F_STATUS),
+                                 *et = sts ? field(e, ti, F_ERROR_TYPE) : NULL,
+                                 *em = et ? field(e, ti, F_ERROR_MESSAGE) : NULL;
+                        if (em == NULL)
+                            goto fail;
+                        int is_ok = PyUnicode_Check(sts) && PyUnicode_Compare(sts, s_ok) == 0;
+                        if (is_ok && et == Py_None && em == Py_None) {
+                            if (k >= st.views[V_STATUS].view.len) {
+                                PyErr_SetString(PyExc_IndexError, "table row out of range");
+                                goto fail;
+                            }
+                            ((int8_t *)st.views[V_STATUS].view.buf)[k] = 1;
+                        } else {
+                            CALLBACK(x, PyObject_CallFunction(done_extra, "nO(OO)", k, sts, et,
+                                                              em));
+                            Py_CLEAR(x);
+                        }
                     }
                 }
             }
-        } else if (code == c_end) {
-            PyObject *w = field_new(e, ti, F_WORK);
-            if (w == NULL)
-                FAIL;
-            Py_ssize_t k = row_of(rows, w);
-            wid = as_i64(w);
-            Py_DECREF(w);
-            if (k == -2 || (wid == -1 && PyErr_Occurred()))
-                FAIL;
-            if (push_event(&p, ts, code, inv, wid) < 0)
-                FAIL;
-            if (k >= 0) {
-                int64_t b;
-                if (open_get(open_ev, k, &b) < 0)
-                    FAIL;
-                if (b >= 0 && (push_span(&p, b, index) < 0 || open_set(open_ev, k, -1) < 0))
-                    FAIL;
-            }
         } else if (code == c_create) {
-            PyObject *w = field_new(e, ti, F_WORK);
+            w = field_new(e, ti, F_WORK);
             if (w == NULL)
-                FAIL;
+                goto fail;
             wid = as_i64(w);
             int known = PyDict_Contains(rows, w);
             if ((wid == -1 && PyErr_Occurred()) || known < 0 ||
-                push_event(&p, ts, code, inv, wid) < 0) {
-                Py_DECREF(w);
-                FAIL;
-            }
+                push_event(&st, ts, code, inv, wid) < 0)
+                goto fail;
             if (!known) { /* a second work.create for one id: the first wins */
-                Py_ssize_t k = PyObject_Length(ids);
-                if (k < 0) {
-                    Py_DECREF(w);
-                    FAIL;
-                }
+                Py_ssize_t k = st.rows_flushed + st.row[T_ID].n;
                 if (k >= capacity) {
-                    PyObject *g = PyObject_CallMethodNoArgs(table, s_grow);
-                    if (g == NULL || attr_i64(table, s_capacity, -1, &capacity, NULL) < 0) {
-                        Py_XDECREF(g);
-                        Py_DECREF(w);
-                        FAIL;
-                    }
-                    Py_DECREF(g);
+                    CALLBACK(x, PyObject_CallMethodNoArgs(table, s_grow));
+                    Py_CLEAR(x);
+                    if (attr_i64(table, s_capacity, -1, &capacity, NULL) < 0)
+                        goto fail;
                 }
                 int64_t parent, c, delay;
-                int role_none, delay_none;
-                PyObject *role = NULL, *ref = NULL, *type = NULL, *tc = NULL, *s = NULL,
-                         *raw = NULL, *stack = NULL, *kk = NULL;
-                int ok = 0;
-                do {
-                    if (append_i64(ids, wid) < 0 || field_i64(e, ti, F_PARENT, -1, &parent, NULL) < 0 ||
-                        append_i64(parent_c, parent) < 0 ||
-                        field_i64(e, ti, F_CREATED_IN, -1, &c, NULL) < 0 ||
-                        append_i64(created_in, c) < 0 || append_i64(created_ns, ts) < 0 ||
-                        append_i64(env_c, env_id) < 0)
-                        break;
-                    if ((role = field_new(e, ti, F_ROLE)) == NULL ||
-                        (ref = field_new(e, ti, F_REF)) == NULL ||
-                        (type = field_new(e, ti, F_TYPE)) == NULL)
-                        break;
-                    role_none = role == Py_None;
-                    if ((tc = PyDict_GetItemWithError(type_codes, type)) == NULL) {
-                        if (!PyErr_Occurred())
-                            PyErr_SetObject(PyExc_KeyError, type);
-                        break;
+                int delay_none;
+                if (field_i64(e, ti, F_PARENT, -1, &parent, NULL) < 0 ||
+                    field_i64(e, ti, F_CREATED_IN, -1, &c, NULL) < 0)
+                    goto fail;
+                PyObject *role = field(e, ti, F_ROLE), *ref = role ? field(e, ti, F_REF) : NULL,
+                         *type = ref ? field(e, ti, F_TYPE) : NULL;
+                if (type == NULL)
+                    goto fail;
+                PyObject *tc = PyDict_GetItemWithError(type_codes, type); /* borrowed */
+                if (tc == NULL) {
+                    if (!PyErr_Occurred())
+                        PyErr_SetObject(PyExc_KeyError, type);
+                    goto fail;
+                }
+                long flags = PyLong_AsLong(tc);
+                if (flags == -1 && PyErr_Occurred())
+                    goto fail;
+                if (role != Py_None)
+                    flags |= f_role;
+                if (ref != Py_False)
+                    flags |= f_ref;
+                if (buf_push(&st.row[T_ID], wid) < 0 || buf_push(&st.row[T_PARENT], parent) < 0 ||
+                    buf_push(&st.row[T_CREATED_IN], c) < 0 ||
+                    buf_push(&st.row[T_CREATED_NS], ts) < 0 ||
+                    buf_push(&st.row[T_ENV], env_id) < 0 || buf_push(&st.row[T_FLAGS], flags) < 0)
+                    goto fail;
+                PyObject *str = field(e, ti, F_NAME);
+                if (str == NULL || (x = intern(str)) == NULL || PyList_Append(names, x) < 0)
+                    goto fail;
+                Py_CLEAR(x);
+                str = field(e, ti, F_SITE);
+                if (str == NULL || (x = intern(str)) == NULL || PyList_Append(sites, x) < 0)
+                    goto fail;
+                Py_CLEAR(x);
+                /* many works share a stack: hold one per distinct */
+                PyObject *raw = field(e, ti, F_STACK);
+                if (raw == NULL)
+                    goto fail;
+                x = PyDict_GetItemWithError(stacks, raw);
+                if (x != NULL) {
+                    Py_INCREF(x);
+                } else {
+                    if (PyErr_Occurred())
+                        goto fail;
+                    if (!PyTuple_Check(raw)) {
+                        PyErr_SetString(PyExc_TypeError, "scan: a stack is not a tuple");
+                        goto fail;
                     }
-                    long flags = PyLong_AsLong(tc);
-                    if (flags == -1 && PyErr_Occurred())
-                        break;
-                    if (!role_none)
-                        flags |= f_role;
-                    if (ref != Py_False)
-                        flags |= f_ref;
-                    if (append_i64(flags_c, flags) < 0)
-                        break;
-                    if ((s = field_new(e, ti, F_NAME)) == NULL)
-                        break;
-                    PyObject *is = intern(s);
-                    Py_CLEAR(s);
-                    if (is == NULL)
-                        break;
-                    int r1 = PyList_Append(names, is);
-                    Py_DECREF(is);
-                    if (r1 < 0 || (s = field_new(e, ti, F_SITE)) == NULL)
-                        break;
-                    is = intern(s);
-                    Py_CLEAR(s);
-                    if (is == NULL)
-                        break;
-                    r1 = PyList_Append(sites, is);
-                    Py_DECREF(is);
-                    if (r1 < 0 || (raw = field_new(e, ti, F_STACK)) == NULL)
-                        break;
-                    /* many works share a stack: hold one per distinct */
-                    stack = PyDict_GetItemWithError(stacks, raw);
-                    if (stack != NULL) {
-                        Py_INCREF(stack);
-                    } else {
-                        if (PyErr_Occurred() || !PyTuple_Check(raw))
-                            break;
-                        Py_ssize_t m = PyTuple_GET_SIZE(raw);
-                        if ((stack = PyTuple_New(m)) == NULL)
-                            break;
-                        int bad = 0;
-                        for (Py_ssize_t j = 0; j < m; j++) {
-                            PyObject *x = intern(PyTuple_GET_ITEM(raw, j));
-                            if (x == NULL) {
-                                bad = 1;
-                                break;
-                            }
-                            PyTuple_SET_ITEM(stack, j, x);
-                        }
-                        if (bad || PyDict_SetItem(stacks, raw, stack) < 0)
-                            break;
+                    Py_ssize_t m = PyTuple_GET_SIZE(raw);
+                    if ((x = PyTuple_New(m)) == NULL)
+                        goto fail;
+                    for (Py_ssize_t j = 0; j < m; j++) {
+                        PyObject *item = intern(PyTuple_GET_ITEM(raw, j));
+                        if (item == NULL)
+                            goto fail;
+                        PyTuple_SET_ITEM(x, j, item);
                     }
-                    if (PyList_Append(stacks_c, stack) < 0)
-                        break;
-                    if ((kk = PyLong_FromSsize_t(k)) == NULL || PyDict_SetItem(rows, w, kk) < 0)
-                        break;
-                    if (field_i64(e, ti, F_DELAY_NS, 0, &delay, &delay_none) < 0)
-                        break;
-                    if (!delay_none) {
-                        PyObject *d = PyLong_FromLongLong(delay);
-                        if (d == NULL)
-                            break;
-                        int r2 = PyDict_SetItem(delay_d, kk, d);
-                        Py_DECREF(d);
-                        if (r2 < 0)
-                            break;
-                    }
-                    if (!role_none) {
-                        PyObject *h = inv_none ? PyObject_CallFunction(handler_created, "OO", w,
-                                                                        Py_None)
-                                               : PyObject_CallFunction(handler_created, "OL", w,
-                                                                        (long long)inv);
-                        if (h == NULL)
-                            break;
-                        Py_DECREF(h);
-                    }
-                    ok = 1;
-                } while (0);
-                Py_XDECREF(role);
-                Py_XDECREF(ref);
-                Py_XDECREF(type);
-                Py_XDECREF(raw);
-                Py_XDECREF(stack);
-                Py_XDECREF(kk);
-                if (!ok) {
-                    Py_DECREF(w);
-                    FAIL;
+                    if (PyDict_SetItem(stacks, raw, x) < 0)
+                        goto fail;
+                }
+                if (PyList_Append(stacks_c, x) < 0)
+                    goto fail;
+                Py_CLEAR(x);
+                if ((x = PyLong_FromSsize_t(k)) == NULL || PyDict_SetItem(rows, w, x) < 0)
+                    goto fail;
+                if (field_i64(e, ti, F_DELAY_NS, 0, &delay, &delay_none) < 0)
+                    goto fail;
+                if (!delay_none) {
+                    PyObject *d = PyLong_FromLongLong(delay);
+                    if (d == NULL)
+                        goto fail;
+                    int r = PyDict_SetItem(delay_d, x, d);
+                    Py_DECREF(d);
+                    if (r < 0)
+                        goto fail;
+                }
+                Py_CLEAR(x);
+                if (role != Py_None) {
+                    if (inv_none)
+                        CALLBACK(x, PyObject_CallFunction(handler_created, "OO", w, Py_None));
+                    else
+                        CALLBACK(x, PyObject_CallFunction(handler_created, "OL", w,
+                                                          (long long)inv));
+                    Py_CLEAR(x);
                 }
             }
-            Py_DECREF(w);
-        } else if (code == c_done) {
-            PyObject *w = field_new(e, ti, F_WORK);
-            if (w == NULL)
-                FAIL;
-            Py_ssize_t k = row_of(rows, w);
-            wid = as_i64(w);
-            Py_DECREF(w);
-            if (k == -2 || (wid == -1 && PyErr_Occurred()))
-                FAIL;
-            if (k == -1)
-                break;
-            if (push_event(&p, ts, code, inv, wid) < 0)
-                FAIL;
-            int64_t b, d;
-            if (open_get(open_ev, k, &b) < 0)
-                FAIL;
-            if (b >= 0 && (push_span(&p, b, index) < 0 || open_set(open_ev, k, -1) < 0))
-                FAIL;
-            if (get_i64(done_ns, k, &d) < 0)
-                FAIL;
-            if (d < 0) {
-                if (set_i64(done_ns, k, ts) < 0)
-                    FAIL;
-                PyObject *st = field_new(e, ti, F_STATUS);
-                PyObject *et = st ? field_new(e, ti, F_ERROR_TYPE) : NULL;
-                PyObject *em = et ? field_new(e, ti, F_ERROR_MESSAGE) : NULL;
-                int r = -1;
-                if (em != NULL) {
-                    int is_ok = PyUnicode_Check(st) && PyUnicode_Compare(st, s_ok) == 0;
-                    if (is_ok && et == Py_None && em == Py_None) {
-                        r = set_i64(status_col, k, 1);
-                    } else {
-                        PyObject *x = PyObject_CallFunction(done_extra, "nO(OO)", k, st, et, em);
-                        r = x == NULL ? -1 : 0;
-                        Py_XDECREF(x);
-                    }
-                }
-                Py_XDECREF(st);
-                Py_XDECREF(et);
-                Py_XDECREF(em);
-                if (r < 0)
-                    FAIL;
-            }
+            Py_CLEAR(w);
         } else if (code == c_log) {
-            if (field_i64(e, ti, F_WORK, -1, &wid, &wid_none) < 0)
-                FAIL;
-            if (push_event(&p, ts, code, inv, wid) < 0)
-                FAIL;
+            if (field_i64(e, ti, F_WORK, -1, &wid, &wid_none) < 0 ||
+                push_event(&st, ts, code, inv, wid) < 0)
+                goto fail;
             if (!wid_none && !inv_none && inv >= 1) {
-                PyObject *w = PyLong_FromLongLong(wid);
-                if (w == NULL)
-                    FAIL;
-                Py_ssize_t k = row_of(rows, w);
-                Py_DECREF(w);
+                Py_ssize_t k = row_of(rows, field(e, ti, F_WORK));
                 if (k == -2)
-                    FAIL;
-                if (k >= 0) {
-                    int64_t c;
-                    if (get_i64(created_in, k, &c) < 0)
-                        FAIL;
-                    if (c >= 1 && c != inv) {
-                        PyObject *text = field_new(e, ti, F_TEXT);
-                        PyObject *rid = text ? field_new(e, ti, F_REQUEST_ID) : NULL;
-                        PyObject *x = rid ? PyObject_CallFunction(log_note, "nOOLL", k, text, rid,
-                                                                  (long long)ts, (long long)inv)
-                                          : NULL;
-                        Py_XDECREF(text);
-                        Py_XDECREF(rid);
-                        if (x == NULL)
-                            FAIL;
-                        Py_DECREF(x);
-                    }
+                    goto fail;
+                int64_t c;
+                if (k >= 0 && created_in_at(&st, k, &c) < 0)
+                    goto fail;
+                if (k >= 0 && c >= 1 && c != inv) {
+                    PyObject *text = field(e, ti, F_TEXT),
+                             *rid = text ? field(e, ti, F_REQUEST_ID) : NULL;
+                    if (rid == NULL)
+                        goto fail;
+                    CALLBACK(x, PyObject_CallFunction(log_note, "nOOLL", k, text, rid,
+                                                      (long long)ts, (long long)inv));
+                    Py_CLEAR(x);
                 }
             }
         } else {
-            PyObject *raw = ti->raw;
-            Py_INCREF(raw);
             int payload = 0;
-            if (PyTuple_Check(raw)) {
-                for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(raw) && !payload; j++) {
-                    PyObject *v = PyObject_GetAttr(e, PyTuple_GET_ITEM(raw, j));
-                    if (v == NULL) {
-                        payload = -1;
-                        break;
-                    }
-                    payload = PyObject_IsTrue(v);
-                    Py_DECREF(v);
-                }
+            for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(ti->raw) && !payload; j++) {
+                PyObject *v = PyObject_GetAttr(e, PyTuple_GET_ITEM(ti->raw, j));
+                if (v == NULL)
+                    goto fail;
+                payload = PyObject_IsTrue(v);
+                Py_DECREF(v);
+                if (payload < 0)
+                    goto fail;
             }
-            Py_DECREF(raw);
-            if (payload < 0)
-                FAIL;
             if (payload)
                 break;
             /* `other` may add spans and rows itself: keep their order. */
-            if (buf_push(&p.ts, ts) < 0 || buf_push(&p.kind, code) < 0 ||
-                buf_push(&p.inv, inv) < 0 || flush_all(&p) < 0)
-                FAIL;
+            if (buf_push(&st.ev[C_TS], ts) < 0 || buf_push(&st.ev[C_KIND], code) < 0 ||
+                buf_push(&st.ev[C_INV], inv) < 0 || flush_events(&st) < 0)
+                goto fail;
             PyObject *obj = PyObject_CallOneArg(loads, line);
             if (obj == NULL)
-                FAIL;
-            PyObject *x = inv_none
-                              ? PyObject_CallFunction(other, "LOLOL", (long long)code, obj,
-                                                      (long long)ts, Py_None, (long long)index)
-                              : PyObject_CallFunction(other, "LOLLL", (long long)code, obj,
-                                                      (long long)ts, (long long)inv,
-                                                      (long long)index);
+                goto fail;
+            if (inv_none)
+                CALLBACK(x, PyObject_CallFunction(other, "LOLOL", (long long)code, obj,
+                                                  (long long)ts, Py_None, (long long)index));
+            else
+                CALLBACK(x, PyObject_CallFunction(other, "LOLLL", (long long)code, obj,
+                                                  (long long)ts, (long long)inv,
+                                                  (long long)index));
             Py_DECREF(obj);
-            if (x == NULL)
-                FAIL;
             wid = as_i64(x);
-            Py_DECREF(x);
-            if ((wid == -1 && PyErr_Occurred()) || buf_push(&p.work, wid) < 0)
-                FAIL;
+            Py_CLEAR(x);
+            if ((wid == -1 && PyErr_Occurred()) || buf_push(&st.ev[C_WORK], wid) < 0)
+                goto fail;
             if (attr_i64(self, s_env_id, -1, &env_id, NULL) < 0 ||
                 attr_i64(table, s_capacity, -1, &capacity, NULL) < 0)
-                FAIL;
+                goto fail;
         }
         Py_CLEAR(e);
         index++;
@@ -739,8 +765,8 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssi
         last_ts = ts;
     }
     Py_CLEAR(e);
-    if (flush_all(&p) < 0)
-        FAIL;
+    if (before_python(&st) < 0 || flush_events(&st) < 0)
+        goto fail;
     {
         PyObject *a = PyLong_FromLongLong(last_seq), *b = PyLong_FromLongLong(last_ts);
         int r = (a && b && PyObject_SetAttr(self, s_last_seq, a) == 0 &&
@@ -750,30 +776,35 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssi
         Py_XDECREF(a);
         Py_XDECREF(b);
         if (r < 0)
-            FAIL;
+            goto fail;
     }
     result = PyLong_FromSsize_t(lo + (Py_ssize_t)(index - start)); /* one event per line taken */
 
-done:
+fail:
+    Py_XDECREF(line);
     Py_XDECREF(e);
-    PyMem_Free(p.ts.v);
-    PyMem_Free(p.kind.v);
-    PyMem_Free(p.inv.v);
-    PyMem_Free(p.work.v);
-    PyMem_Free(p.first.v);
-    PyMem_Free(p.last.v);
-    PyObject *owned[] = {cols,       spans,     table,     p.a_ts,     p.a_kind,     p.a_inv,
-                         p.a_work,   p.a_first, p.a_last,  rows,       open_ev,      ran_last,
-                         ran_first,  created_in, done_ns,  status_col, ids,          parent_c,
-                         created_ns, env_c,     flags_c,   names,      sites,        stacks_c,
-                         delay_d,    stacks,    other,     ran,        log_note,     handler_created,
-                         done_extra};
+    Py_XDECREF(w);
+    Py_XDECREF(x);
+    for (int v = 0; v < NVIEWS; v++) {
+        view_drop(&st.views[v]);
+        Py_XDECREF(st.views[v].obj);
+    }
+    for (int c = 0; c < NEVENTCOLS; c++) {
+        PyMem_Free(st.ev[c].v);
+        Py_XDECREF(st.ev_arr[c]);
+    }
+    for (int c = 0; c < NROWCOLS; c++) {
+        PyMem_Free(st.row[c].v);
+        Py_XDECREF(st.row_arr[c]);
+    }
+    PyObject *owned[] = {cols,    spans,  table, rows,     open_ev,         names,
+                         sites,   stacks_c, delay_d, stacks, other,         ran,
+                         log_note, handler_created, done_extra};
     for (size_t j = 0; j < sizeof owned / sizeof owned[0]; j++)
         Py_XDECREF(owned[j]);
     return result;
-#undef NEED
-#undef FAIL
 }
+#undef CALLBACK
 
 static PyMethodDef methods[] = {
     {"prepare", prepare, METH_O, "prepare(struct types): record their field slots"},
@@ -791,7 +822,7 @@ PyMODINIT_FUNC PyInit__fastload(void) {
     if ((var = PyUnicode_InternFromString(text)) == NULL) \
         return NULL;
     S(s_ok, "ok") S(s_env_id, "env_id") S(s_capacity, "capacity") S(s_grow, "grow");
-    S(s_append, "append") S(s_last_seq, "last_seq") S(s_last_ts, "last_ts");
+    S(s_last_seq, "last_seq") S(s_last_ts, "last_ts");
 #undef S
     return PyModule_Create(&module);
 }
