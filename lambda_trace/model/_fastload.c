@@ -324,6 +324,11 @@ static int before_python(State *s) {
 }
 
 static int after_python(State *s) {
+    /* Python may have added rows itself (`_other` -> `WorkTable.add`). */
+    Py_ssize_t n = PyObject_Length(s->row_arr[T_ID]);
+    if (n < 0)
+        return -1;
+    s->rows_flushed = n;
     for (int v = 0; v < NVIEWS; v++)
         if (view_take(&s->views[v]) < 0)
             return -1;

@@ -378,3 +378,34 @@ def test_offsets_across_many_batches(
     with pytest.raises(IndexError):
         c.offset[len(c)]
     trace.close()
+
+
+def test_fast_loop_after_rows_added_by_a_rare_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_loop: str
+) -> None:
+    """A rare kind naming unknown work (`work.cancel`, `error`) adds its row on the Python side in
+    the middle of a batch; the fast loop then steps, logs and finishes that work (found by
+    hypothesis once: the C loop had a stale row count after the call back)."""
+    evs: list[dict[str, Any]] = [
+        {"kind": "invoke.start", "inv": 1, "request_id": "r1", "env": 1, "cold": True,
+         "deadline_ns": 10**9, "event_size": 2, "event_sha256": "0" * 64},
+        {"kind": "work.cancel", "inv": 1, "work": 5},
+        {"kind": "work.begin", "inv": 1, "work": 5},
+        {"kind": "log", "inv": 2, "stream": "stdout", "text": "x", "request_id": "r1", "work": 5},
+        {"kind": "work.end", "inv": 1, "work": 5},
+        {"kind": "error", "inv": 1, "work": 6, "type": "E", "message": "m", "billed": 1},
+        {"kind": "work.create", "inv": 1, "work": 7, "parent": 6, "type": "task", "name": "t",
+         "site": "a.py:1", "stack": ["a.py:1 in f"], "created_in": 1},
+        {"kind": "work.begin", "inv": 2, "work": 6},
+        {"kind": "work.done", "inv": 2, "work": 6, "status": "error", "error_type": "E"},
+        {"kind": "work.done", "inv": 2, "work": 7, "status": "ok"},
+    ]  # fmt: skip
+    lines = [orjson.dumps(HEADER)]
+    for i, ev in enumerate(evs):
+        lines.append(orjson.dumps({"seq": i + 1, "ts": i * 10, **ev}))
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    trace = load_trace(path)
+    assert not trace.diagnostics
+    assert len(trace.works) == 3
+    assert _model(trace) == _careful_model(path, monkeypatch)
