@@ -19,8 +19,8 @@ ext: $(STAMP)
 	$(PY) tools/build_ext.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check lambda_trace tests
-	$(VENV)/bin/ruff format --check lambda_trace tests
+	$(VENV)/bin/ruff check lambda_trace tests tools
+	$(VENV)/bin/ruff format --check lambda_trace tests tools
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

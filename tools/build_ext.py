@@ -22,14 +22,22 @@ SOURCES = [
 ]
 
 
-def target(source: Path) -> Path:
-    return source.with_name(source.stem + str(sysconfig.get_config_var("EXT_SUFFIX")))
+def module_name(source: Path) -> str:
+    """File name of the module built from `source`, for this interpreter."""
+    return source.stem + str(sysconfig.get_config_var("EXT_SUFFIX"))
 
 
-def build(source: Path, cc: list[str]) -> None:
-    out = target(source)
+def compiler() -> list[str] | None:
+    """The interpreter's C compiler command, or None when it is not installed."""
+    cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
+    return cc if shutil.which(cc[0]) else None
+
+
+def build(source: Path, cc: list[str], out: Path | None = None) -> Path:
+    """Compile `source` to `out` (default: beside it) unless `out` is newer; returns `out`."""
+    out = out or source.with_name(module_name(source))
     if out.exists() and out.stat().st_mtime >= source.stat().st_mtime:
-        return
+        return out
     cmd = [
         *cc,
         *shlex.split(sysconfig.get_config_var("CCSHARED") or "-fPIC"),
