@@ -352,7 +352,8 @@ def test_offsets_across_many_batches(
 
     monkeypatch.setattr(load, "CHUNK", 100)
     monkeypatch.setattr(load, "GZIP_CHUNK", 100)
-    monkeypatch.setattr(offsets, "CACHED_BATCHES", 2)
+    monkeypatch.setattr(offsets, "CACHED_PIECES", 2)
+    monkeypatch.setattr(offsets, "PIECE", 3)
     b = TraceBuilder()
     b.init().init_end().invoke(1, cold=True)
     h = b.handler()
