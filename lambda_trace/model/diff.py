@@ -49,6 +49,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from .align import ORIGINS, How, Side, align_rows
+from .gcpause import gc_paused
 from .trace import Invocation, Trace
 from .works import STATUSES, WORK_TYPES, SpanStore, Work
 
@@ -544,11 +545,12 @@ def diff_invocations(
     threshold: Threshold = DEFAULT_THRESHOLD,
 ) -> PairDiff:
     """Align and compare two invocations."""
-    side_a, side_b = Side.of(a, inv_a), Side.of(b, inv_b)
-    facts_a, facts_b = _Facts(side_a), _Facts(side_b)
-    rows = _rows(align_rows(side_a, side_b), facts_a, facts_b, threshold)
-    ia, ib = facts_a.invocation(), facts_b.invocation()
-    return PairDiff(a, b, ia, ib, _invocation_changes(ia, ib, threshold), rows)
+    with gc_paused():  # tens of thousands of rows, none in a cycle
+        side_a, side_b = Side.of(a, inv_a), Side.of(b, inv_b)
+        facts_a, facts_b = _Facts(side_a), _Facts(side_b)
+        rows = _rows(align_rows(side_a, side_b), facts_a, facts_b, threshold)
+        ia, ib = facts_a.invocation(), facts_b.invocation()
+        return PairDiff(a, b, ia, ib, _invocation_changes(ia, ib, threshold), rows)
 
 
 _RUNNING: WeakKeyDictionary[SpanStore, tuple[int, dict[int, int]]] = WeakKeyDictionary()

@@ -28,6 +28,7 @@ from ..accel import optional
 from .analysis import analyse
 from .check import check_event
 from .fastcheck import LINE_DECODER, REST_CHECKS, STRUCTS
+from .gcpause import gc_paused
 from .reader import MAX_LINE, TraceReader, _why
 from .trace import KIND_CODES, KINDS, OPAQUE, Env, EventColumns, Invocation, Trace, file_size
 from .works import REF, ROLE, STATUS_CODES, TYPE_CODES, Freeze, SpanStore, WorkTable
@@ -123,13 +124,14 @@ def load_trace(
     Raises `TraceFormatError` when the file is not a trace (missing, unreadable, bad header).
     """
     reader = TraceReader(path, max_line=max_line)
-    try:
-        loader = _Loader(reader, max_line)
-        loader.run(progress)
-        trace, notes = loader.finish()
-    finally:
-        reader.close()
-    analyse(trace, notes)
+    with gc_paused():  # columns, rows and findings: nothing in a cycle
+        try:
+            loader = _Loader(reader, max_line)
+            loader.run(progress)
+            trace, notes = loader.finish()
+        finally:
+            reader.close()
+        analyse(trace, notes)
     return trace
 
 
