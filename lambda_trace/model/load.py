@@ -1,9 +1,11 @@
-"""One-pass trace loader: orjson per line into array columns, invocations and works, then analysis.
+"""One-pass trace loader: each line decoded into array columns, invocations and works, then analysis.
 
-Accepts and rejects exactly what `TraceReader` does, with the same diagnostics (proved by
-tests/model/test_load_equivalence.py), but reads in 1 MiB chunks, checks events with the compiled
-checks of `fastcheck.py` and keeps no dict per event: that is what makes it ~2x the cost of bare
-`orjson.loads` (measured by tests/benchmarks/bench_load.py).
+Accepts and rejects exactly what `TraceReader` does, with the same diagnostics (proved by the
+hypothesis tests of tests/model/test_load.py), but reads in 1 MiB chunks, decodes and checks most
+lines with the msgspec structs of `fastcheck.py` (the rest with orjson and the exact checks) and
+keeps no dict per event. The hot loop runs in C (`_fastload.c`) when it is built; the Python loop
+`_Loader._fast` is its reference and fallback. tests/benchmarks/bench_load.py measures it
+against bare `orjson.loads` of every line.
 """
 
 from __future__ import annotations
