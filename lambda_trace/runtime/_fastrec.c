@@ -323,6 +323,94 @@ static PyTypeObject CoreType = {
 /* ---- StepRunner ----------------------------------------------------------------------------- */
 
 static PyObject *str_lt_work, *str_current_work, *str_inv_b, *str_done, *str_self, *str_closed;
+static PyObject *str_cancelled, *str_exception, *str_live, *str_lt_listened, *str_cr_code,
+    *str_qualname, *str_task, *kw_loop_context;
+
+/* The tracer's inv_b (its setter keeps it current), or NULL with an exception set. */
+static PyObject *tracer_inv(PyObject *tracer) {
+    PyObject *inv = PyObject_GetAttr(tracer, str_inv_b);
+    if (inv != NULL && !PyBytes_Check(inv)) {
+        PyErr_SetString(PyExc_TypeError, "tracer.inv_b must be bytes");
+        Py_CLEAR(inv);
+    }
+    return inv;
+}
+
+/* Tracer.done(work, "ok") for a task that finished without error: drop it from `live` and write
+ * its work.done (nothing when it was not live, as in Python). */
+static int tracer_done_ok(CoreObject *core, PyObject *tracer, PyObject *work_obj, long long work) {
+    PyObject *live = PyObject_GetAttr(tracer, str_live);
+    if (live == NULL) {
+        return -1;
+    }
+    if (!PyDict_Check(live)) {
+        Py_DECREF(live);
+        PyErr_SetString(PyExc_TypeError, "tracer.live must be a dict");
+        return -1;
+    }
+    PyObject *info = PyDict_GetItemWithError(live, work_obj);
+    if (info == NULL) {
+        Py_DECREF(live);
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    int r = PyDict_DelItem(live, work_obj);
+    Py_DECREF(live);
+    if (r < 0) {
+        return -1;
+    }
+    PyObject *inv = tracer_inv(tracer);
+    if (inv == NULL) {
+        return -1;
+    }
+    if (core->stopped) {
+        Py_DECREF(inv);
+        return 0;
+    }
+    if (core_reserve(core, 112 + PyBytes_GET_SIZE(inv)) < 0) {
+        Py_DECREF(inv);
+        return -1;
+    }
+    long long seq, now;
+    core_stamp(core, clock_now(core->clock), &seq, &now);
+    char *p = core->buf + core->len;
+    p = PUT_LIT(p, "{\"seq\":");
+    p = put_ll(p, seq);
+    p = PUT_LIT(p, ",\"ts\":");
+    p = put_ll(p, now);
+    p = PUT_LIT(p, ",\"kind\":\"work.done\",\"inv\":");
+    p = put(p, PyBytes_AS_STRING(inv), PyBytes_GET_SIZE(inv));
+    Py_DECREF(inv);
+    p = PUT_LIT(p, ",\"work\":");
+    p = put_ll(p, work);
+    p = PUT_LIT(p, ",\"status\":\"ok\"}\n");
+    core->len = p - core->buf;
+    return core_after_append(core);
+}
+
+/* TracedLoop._task_finished when the task neither was cancelled nor failed (1: done here); 0: the
+ * Python method has to do it. */
+static int task_finished_fast(CoreObject *core, PyObject *tracer, PyObject *task,
+                              PyObject *work_obj, long long work) {
+    PyObject *c = PyObject_CallMethodNoArgs(task, str_cancelled);
+    if (c == NULL) {
+        return -1;
+    }
+    int cancelled = PyObject_IsTrue(c);
+    Py_DECREF(c);
+    if (cancelled != 0) {
+        return cancelled < 0 ? -1 : 0;
+    }
+    PyObject *exc = PyObject_GetAttr(task, str_exception); /* not .exception(): no "retrieved" */
+    if (exc == NULL) {
+        return -1;
+    }
+    int failed = exc != Py_None;
+    Py_DECREF(exc);
+    if (failed) {
+        return 0;
+    }
+    return tracer_done_ok(core, tracer, work_obj, work) < 0 ? -1 : 1;
+}
 
 typedef struct {
     PyObject_HEAD
@@ -430,6 +518,14 @@ static PyObject *runner_vectorcall(RunnerObject *self, PyObject *const *args, si
         return NULL;
     }
     if (is_done) {
+        int fast = task_finished_fast(self->core, self->tracer, task, work_obj, work);
+        if (fast != 0) {
+            Py_DECREF(work_obj);
+            if (fast < 0) {
+                return NULL;
+            }
+            Py_RETURN_NONE;
+        }
         PyObject *fargs[2] = {task, work_obj};
         PyObject *r = PyObject_Vectorcall(self->finished, fargs, 2, NULL);
         Py_DECREF(work_obj);
@@ -669,6 +765,14 @@ PyMODINIT_FUNC PyInit__fastrec(void) {
     INTERN(str_done, "done");
     INTERN(str_self, "__self__");
     INTERN(str_closed, "_closed");
+    INTERN(str_cancelled, "cancelled");
+    INTERN(str_exception, "_exception");
+    INTERN(str_live, "live");
+    INTERN(str_lt_listened, "_lt_listened");
+    INTERN(str_cr_code, "cr_code");
+    INTERN(str_qualname, "__qualname__");
+    INTERN(str_task, "task");
+    if ((kw_loop_context = Py_BuildValue("(ss)", "loop", "context")) == NULL) return NULL;
 #undef INTERN
     PyObject *m = PyModule_Create(&fastrec_module);
     if (m == NULL) {
