@@ -593,6 +593,93 @@ static PyTypeObject RunnerType = {
     .tp_clear = (inquiry)runner_clear,
 };
 
+/* ---- RunAs --------------------------------------------------------------------------------- */
+
+/* TracedLoop._run_as: an asyncio-internal callback run with `work` current. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *tracer;
+    vectorcallfunc vectorcall;
+} RunAsObject;
+
+static PyObject *runas_vectorcall(RunAsObject *self, PyObject *const *args, size_t nargsf,
+                                  PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs < 2 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError, "RunAs(work, callback, *args)");
+        return NULL;
+    }
+    PyObject *previous = PyObject_GetAttr(self->tracer, str_current_work);
+    if (previous == NULL) {
+        return NULL;
+    }
+    if (PyObject_SetAttr(self->tracer, str_current_work, args[0]) < 0) {
+        Py_DECREF(previous);
+        return NULL;
+    }
+    PyObject *result = PyObject_Vectorcall(args[1], args + 2, nargs - 2, NULL);
+    /* As the Python `finally`: restore whether it raised or not. */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    int failed = PyObject_SetAttr(self->tracer, str_current_work, previous) < 0;
+    Py_DECREF(previous);
+    if (failed) {
+        if (type != NULL) {
+            _PyErr_ChainExceptions(type, value, tb);
+        }
+        Py_XDECREF(result);
+        return NULL;
+    }
+    PyErr_Restore(type, value, tb);
+    if (result == NULL) {
+        return NULL;
+    }
+    Py_DECREF(result);
+    Py_RETURN_NONE;
+}
+
+static int runas_init(RunAsObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"tracer", NULL};
+    PyObject *tracer;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O", kwlist, &tracer)) {
+        return -1;
+    }
+    Py_XSETREF(self->tracer, Py_NewRef(tracer));
+    self->vectorcall = (vectorcallfunc)runas_vectorcall;
+    return 0;
+}
+
+static int runas_traverse(RunAsObject *self, visitproc visit, void *arg) {
+    Py_VISIT(self->tracer);
+    return 0;
+}
+
+static int runas_clear(RunAsObject *self) {
+    Py_CLEAR(self->tracer);
+    return 0;
+}
+
+static void runas_dealloc(RunAsObject *self) {
+    PyObject_GC_UnTrack(self);
+    runas_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject RunAsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "lambda_trace.runtime._fastrec.RunAs",
+    .tp_basicsize = sizeof(RunAsObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "TracedLoop._run_as(work, callback, *args).",
+    .tp_vectorcall_offset = offsetof(RunAsObject, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_init = (initproc)runas_init,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)runas_dealloc,
+    .tp_traverse = (traverseproc)runas_traverse,
+    .tp_clear = (inquiry)runas_clear,
+};
+
 /* ---- CallSoon ------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -604,67 +691,38 @@ typedef struct {
     PyObject *ready; /* the loop's deque (never replaced) */
     PyObject *fallback; /* the Python call_soon, bound to the loop */
     PyObject *append; /* ready.append */
+    PyObject *tracer;
+    PyObject *run_as; /* a RunAs for the tracer */
+    unsigned long loop_thread;
     vectorcallfunc vectorcall;
 } SoonObject;
 
-static PyObject *soon_vectorcall(SoonObject *self, PyObject *const *args, size_t nargsf,
-                                 PyObject *kwnames) {
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    if (nargs < 1) {
-        return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+/* _is_internal_callback for a plain function: its module is asyncio's or the runtime's. */
+static int internal_function(PyObject *fn) {
+    static const char *prefixes[] = {"asyncio.", "_asyncio", "concurrent.futures",
+                                     "lambda_trace.runtime."};
+    PyObject *module = PyFunction_GET_MODULE(fn);
+    if (module == NULL || !PyUnicode_Check(module)) {
+        return -1; /* unusual: let Python decide */
     }
-    PyObject *owner = PyObject_GetAttr(args[0], str_self);
-    if (owner == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
-            return NULL;
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        const char *p = prefixes[i];
+        Py_ssize_t n = (Py_ssize_t)strlen(p);
+        if (PyUnicode_GET_LENGTH(module) < n || !PyUnicode_IS_ASCII(module)) {
+            continue;
         }
-        PyErr_Clear();
-        return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
-    }
-    int is_step = (PyObject *)Py_TYPE(owner) == self->task_type;
-    if (!is_step) {
-        Py_DECREF(owner);
-        return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
-    }
-    /* A task step or wakeup: a Handle running it through the step runner. */
-    PyObject *context = Py_None;
-    if (kwnames != NULL) {
-        Py_ssize_t nk = PyTuple_GET_SIZE(kwnames);
-        for (Py_ssize_t i = 0; i < nk; i++) {
-            PyObject *k = PyTuple_GET_ITEM(kwnames, i);
-            if (PyUnicode_CompareWithASCIIString(k, "context") != 0) {
-                Py_DECREF(owner);
-                return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
-            }
-            context = args[nargs + i];
+        if (memcmp(PyUnicode_DATA(module), p, n) == 0) {
+            return 1;
         }
     }
-    PyObject *closed = PyObject_GetAttr(self->loop, str_closed);
-    if (closed == NULL) {
-        Py_DECREF(owner);
-        return NULL;
-    }
-    int is_closed = PyObject_IsTrue(closed);
-    Py_DECREF(closed);
-    if (is_closed) {
-        Py_DECREF(owner);
-        if (is_closed > 0) {
-            PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
-        }
-        return NULL;
-    }
-    PyObject *hargs = PyTuple_New(nargs + 1);
-    if (hargs == NULL) {
-        Py_DECREF(owner);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(hargs, 0, owner); /* steals */
-    for (Py_ssize_t i = 0; i < nargs; i++) {
-        PyTuple_SET_ITEM(hargs, i + 1, Py_NewRef(args[i]));
-    }
-    PyObject *cargs[4] = {self->runner, hargs, self->loop, context};
+    return PyUnicode_IS_ASCII(module) ? 0 : -1;
+}
+
+/* A Handle(callback, args, loop, context) appended to the ready queue. */
+static PyObject *soon_append(SoonObject *self, PyObject *callback, PyObject *hargs,
+                             PyObject *context) {
+    PyObject *cargs[4] = {callback, hargs, self->loop, context};
     PyObject *handle = PyObject_Vectorcall(self->handle_type, cargs, 4, NULL);
-    Py_DECREF(hargs);
     if (handle == NULL) {
         return NULL;
     }
@@ -677,14 +735,133 @@ static PyObject *soon_vectorcall(SoonObject *self, PyObject *const *args, size_t
     return handle;
 }
 
-static int soon_init(SoonObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"loop", "runner", "task_type", "handle_type", "ready", "fallback",
-                             NULL};
-    PyObject *loop, *runner, *task_type, *handle_type, *ready, *fallback;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO", kwlist, &loop, &runner, &task_type,
-                                     &handle_type, &ready, &fallback)) {
+/* The loop's `_closed` as 0/1, or -1 with RuntimeError("Event loop is closed") or another error. */
+static int soon_check_closed(SoonObject *self) {
+    PyObject *closed = PyObject_GetAttr(self->loop, str_closed);
+    if (closed == NULL) {
         return -1;
     }
+    int is_closed = PyObject_IsTrue(closed);
+    Py_DECREF(closed);
+    if (is_closed > 0) {
+        PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+        return -1;
+    }
+    return is_closed;
+}
+
+/* call_soon(fn, task, context=...) of asyncio for a task that finished (a done-callback, e.g.
+ * gather's): as the Python method, the task is marked listened and, on the loop thread with a
+ * unit of work current, the callback runs as that work. NULL without an exception: not this
+ * case, use the Python method. */
+static PyObject *soon_internal(SoonObject *self, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *context) {
+    PyObject *callback = args[0];
+    if (self->run_as == Py_None || nargs < 2 || Py_TYPE(args[1]) != (PyTypeObject *)self->task_type
+        || PyThread_get_thread_ident() != self->loop_thread || internal_function(callback) != 1) {
+        return NULL;
+    }
+    PyObject *current = PyObject_GetAttr(self->tracer, str_current_work);
+    if (current == NULL) {
+        PyErr_Clear(); /* the Python method raises it again */
+        return NULL;
+    }
+    if (current == Py_None) {
+        Py_DECREF(current);
+        return NULL;
+    }
+    if (PyObject_SetAttr(args[1], str_lt_listened, Py_True) < 0) {
+        Py_DECREF(current);
+        return NULL;
+    }
+    if (soon_check_closed(self) < 0) {
+        Py_DECREF(current);
+        return NULL;
+    }
+    PyObject *hargs = PyTuple_New(nargs + 1);
+    if (hargs == NULL) {
+        Py_DECREF(current);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(hargs, 0, current); /* steals */
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        PyTuple_SET_ITEM(hargs, i + 1, Py_NewRef(args[i]));
+    }
+    PyObject *handle = soon_append(self, self->run_as, hargs, context);
+    Py_DECREF(hargs);
+    return handle;
+}
+
+static PyObject *soon_vectorcall(SoonObject *self, PyObject *const *args, size_t nargsf,
+                                 PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs < 1) {
+        return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+    }
+    PyObject *context = Py_None;
+    if (kwnames != NULL) {
+        Py_ssize_t nk = PyTuple_GET_SIZE(kwnames);
+        for (Py_ssize_t i = 0; i < nk; i++) {
+            PyObject *k = PyTuple_GET_ITEM(kwnames, i);
+            if (PyUnicode_CompareWithASCIIString(k, "context") != 0) {
+                return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+            }
+            context = args[nargs + i];
+        }
+    }
+    if (PyFunction_Check(args[0])) {
+        /* No __self__: not a task step (looking it up would raise and catch AttributeError). */
+        PyObject *handle = soon_internal(self, args, nargs, context);
+        if (handle != NULL || PyErr_Occurred()) {
+            return handle;
+        }
+        return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+    }
+    PyObject *owner = PyObject_GetAttr(args[0], str_self);
+    if (owner == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+        return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+    }
+    if ((PyObject *)Py_TYPE(owner) != self->task_type) {
+        Py_DECREF(owner);
+        return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+    }
+    /* A task step or wakeup: a Handle running it through the step runner. */
+    if (soon_check_closed(self) < 0) {
+        Py_DECREF(owner);
+        return NULL;
+    }
+    PyObject *hargs = PyTuple_New(nargs + 1);
+    if (hargs == NULL) {
+        Py_DECREF(owner);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(hargs, 0, owner); /* steals */
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        PyTuple_SET_ITEM(hargs, i + 1, Py_NewRef(args[i]));
+    }
+    PyObject *handle = soon_append(self, self->runner, hargs, context);
+    Py_DECREF(hargs);
+    return handle;
+}
+
+static int soon_init(SoonObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"loop", "runner", "task_type", "handle_type", "ready", "fallback",
+                             "tracer", "run_as", "loop_thread", NULL};
+    PyObject *loop, *runner, *task_type, *handle_type, *ready, *fallback, *tracer = Py_None,
+             *run_as = Py_None;
+    unsigned long loop_thread = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOO|$OOk", kwlist, &loop, &runner,
+                                     &task_type, &handle_type, &ready, &fallback, &tracer,
+                                     &run_as, &loop_thread)) {
+        return -1;
+    }
+    Py_XSETREF(self->tracer, Py_NewRef(tracer));
+    Py_XSETREF(self->run_as, Py_NewRef(run_as));
+    self->loop_thread = loop_thread;
     PyObject *append = PyObject_GetAttrString(ready, "append");
     if (append == NULL) {
         return -1;
@@ -708,6 +885,8 @@ static int soon_traverse(SoonObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->ready);
     Py_VISIT(self->fallback);
     Py_VISIT(self->append);
+    Py_VISIT(self->tracer);
+    Py_VISIT(self->run_as);
     return 0;
 }
 
@@ -719,6 +898,8 @@ static int soon_clear(SoonObject *self) {
     Py_CLEAR(self->ready);
     Py_CLEAR(self->fallback);
     Py_CLEAR(self->append);
+    Py_CLEAR(self->tracer);
+    Py_CLEAR(self->run_as);
     return 0;
 }
 
@@ -754,7 +935,8 @@ static struct PyModuleDef fastrec_module = {
 
 PyMODINIT_FUNC PyInit__fastrec(void) {
     if (PyType_Ready(&ClockType) < 0 || PyType_Ready(&CoreType) < 0 ||
-        PyType_Ready(&RunnerType) < 0 || PyType_Ready(&SoonType) < 0) {
+        PyType_Ready(&RunnerType) < 0 || PyType_Ready(&SoonType) < 0 ||
+        PyType_Ready(&RunAsType) < 0) {
         return NULL;
     }
 #define INTERN(var, s)                                                                            \
@@ -781,7 +963,8 @@ PyMODINIT_FUNC PyInit__fastrec(void) {
     if (PyModule_AddObjectRef(m, "ClockBase", (PyObject *)&ClockType) < 0 ||
         PyModule_AddObjectRef(m, "Core", (PyObject *)&CoreType) < 0 ||
         PyModule_AddObjectRef(m, "StepRunner", (PyObject *)&RunnerType) < 0 ||
-        PyModule_AddObjectRef(m, "CallSoon", (PyObject *)&SoonType) < 0) {
+        PyModule_AddObjectRef(m, "CallSoon", (PyObject *)&SoonType) < 0 ||
+        PyModule_AddObjectRef(m, "RunAs", (PyObject *)&RunAsType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -182,8 +182,18 @@ class TracedLoop(asyncio.SelectorEventLoop):
             # up on the loop); anything but a task step still goes to the method below.
             runner = fastrec.StepRunner(tracer.core, tracer, self._task_finished)
             method = MethodType(type(self).call_soon, self)
+            # Also asyncio's done-callbacks of tasks (gather hearing of a child) run as the
+            # current work through the C RunAs instead of `_run_as`.
             self.call_soon = fastrec.CallSoon(  # type: ignore[method-assign]
-                self, runner, TracedTask, events.Handle, self._ready, method
+                self,
+                runner,
+                TracedTask,
+                events.Handle,
+                self._ready,
+                method,
+                tracer=tracer,
+                run_as=fastrec.RunAs(tracer),
+                loop_thread=tracer.loop_thread,
             )
         self._traced = True
 
@@ -569,7 +579,9 @@ def _owner_of(handle: Any) -> int | None:
     if work is not None:
         return int(work)
     callback = handle._callback
-    if getattr(callback, "__func__", None) is TracedLoop._run_as:
+    if getattr(callback, "__func__", None) is TracedLoop._run_as or (
+        fastrec is not None and type(callback) is fastrec.RunAs
+    ):
         return int(handle._args[0])
     owner = getattr(callback, "__self__", None)
     if type(owner) is TracedTask:
