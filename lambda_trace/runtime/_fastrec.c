@@ -924,6 +924,498 @@ static PyTypeObject SoonType = {
     .tp_clear = (inquiry)soon_clear,
 };
 
+/* ---- TaskFactory ---------------------------------------------------------------------------- */
+
+/* TracedLoop._make_task for a coroutine of user code created on the loop thread with user frames
+ * on the stack: the creation site comes from a cache keyed on the user frames' (code, offset)
+ * pairs (plus the name), so the walk costs no Python and the JSON of name/site/stack is encoded
+ * once per site. Anything else goes to the Python method, which writes the same bytes. */
+
+#define MAX_DEPTH 8
+#define SITE_SLOTS 4096 /* power of two; filled to 3/4 at most (creation sites, not tasks) */
+#define KIND_SLOTS 1024
+
+typedef struct {
+    PyObject *name; /* NULL: empty slot */
+    Py_hash_t hash;
+    int n;
+    PyObject *codes[MAX_DEPTH];
+    int lastis[MAX_DEPTH];
+    PyObject *site;
+    PyObject *what;
+} SiteEntry;
+
+typedef struct {
+    PyObject *code; /* NULL: empty slot; a strong reference, so the address stays its own */
+    int kind;
+} KindEntry;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *loop;
+    PyObject *tracer;
+    CoreObject *core;
+    PyObject *task_type;
+    PyObject *fallback;  /* the Python _make_task, bound */
+    PyObject *code_kind; /* tracer._code_kind */
+    PyObject *site_what; /* tracer._site_what */
+    PyObject *created_in_var;
+    PyObject *work_info;
+    unsigned long loop_thread;
+    int depth;
+    SiteEntry *sites;
+    Py_ssize_t nsites;
+    KindEntry *kinds;
+    Py_ssize_t nkinds;
+    vectorcallfunc vectorcall;
+} FactoryObject;
+
+static inline size_t ptr_hash(const void *p) {
+    size_t h = (size_t)p;
+    return (h >> 4) ^ (h >> 17);
+}
+
+/* 0 user code, 1 internal, 2 the runtime's own (Tracer._code_kind, remembered per code). */
+static int factory_kind(FactoryObject *self, PyObject *code) {
+    size_t mask = KIND_SLOTS - 1, i = ptr_hash(code) & mask;
+    while (self->kinds[i].code != NULL) {
+        if (self->kinds[i].code == code) {
+            return self->kinds[i].kind;
+        }
+        i = (i + 1) & mask;
+    }
+    PyObject *r = PyObject_CallOneArg(self->code_kind, code);
+    if (r == NULL) {
+        return -1;
+    }
+    long kind = PyLong_AsLong(r);
+    Py_DECREF(r);
+    if (kind == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (self->nkinds < KIND_SLOTS * 3 / 4) {
+        self->kinds[i].code = Py_NewRef(code);
+        self->kinds[i].kind = (int)kind;
+        self->nkinds++;
+    }
+    return (int)kind;
+}
+
+static void factory_drop_caches(FactoryObject *self) {
+    if (self->sites != NULL) {
+        for (Py_ssize_t i = 0; i < SITE_SLOTS; i++) {
+            SiteEntry *e = &self->sites[i];
+            if (e->name == NULL) {
+                continue;
+            }
+            Py_CLEAR(e->name);
+            for (int k = 0; k < e->n; k++) {
+                Py_CLEAR(e->codes[k]);
+            }
+            Py_CLEAR(e->site);
+            Py_CLEAR(e->what);
+        }
+        self->nsites = 0;
+    }
+    if (self->kinds != NULL) {
+        for (Py_ssize_t i = 0; i < KIND_SLOTS; i++) {
+            Py_CLEAR(self->kinds[i].code);
+        }
+        self->nkinds = 0;
+    }
+}
+
+static PyObject *factory_vectorcall(FactoryObject *self, PyObject *const *args, size_t nargsf,
+                                    PyObject *kwnames) {
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *context = Py_None;
+    if (nargs != 2 || self->depth > MAX_DEPTH || self->depth < 1 ||
+        PyThread_get_thread_ident() != self->loop_thread) {
+        goto fallback;
+    }
+    if (kwnames != NULL) {
+        if (PyTuple_GET_SIZE(kwnames) != 1 ||
+            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "context") != 0) {
+            goto fallback;
+        }
+        context = args[2];
+    }
+    PyObject *coro = args[1];
+    /* Only what the fast path can write: a coroutine of user code with a plain str name, an int
+     * or None as parent and created_in. Errors here are left for the Python method to raise. */
+    PyObject *code = PyObject_GetAttr(coro, str_cr_code);
+    if (code == NULL) {
+        PyErr_Clear();
+        goto fallback;
+    }
+    int kind = PyCode_Check(code) ? factory_kind(self, code) : 1;
+    Py_DECREF(code);
+    if (kind != 0) {
+        PyErr_Clear();
+        goto fallback;
+    }
+    PyObject *name = PyObject_GetAttr(coro, str_qualname);
+    if (name == NULL) {
+        PyErr_Clear();
+        goto fallback;
+    }
+    if (!PyUnicode_CheckExact(name) || PyUnicode_GET_LENGTH(name) == 0) {
+        Py_DECREF(name);
+        goto fallback;
+    }
+    PyObject *parent = PyObject_GetAttr(self->tracer, str_current_work);
+    if (parent == NULL) {
+        PyErr_Clear();
+        Py_DECREF(name);
+        goto fallback;
+    }
+    PyObject *created_in = NULL;
+    if ((parent != Py_None && !PyLong_CheckExact(parent)) ||
+        PyContextVar_Get(self->created_in_var, NULL, &created_in) < 0 || created_in == NULL ||
+        (created_in != Py_None && !PyLong_CheckExact(created_in))) {
+        PyErr_Clear();
+        Py_XDECREF(created_in);
+        Py_DECREF(parent);
+        Py_DECREF(name);
+        goto fallback;
+    }
+    PyObject *inv = tracer_inv(self->tracer);
+    if (inv == NULL) {
+        PyErr_Clear();
+        Py_DECREF(created_in);
+        Py_DECREF(parent);
+        Py_DECREF(name);
+        goto fallback;
+    }
+
+    /* The walk of Tracer.site_and_stack, keeping (code, offset) of the user frames. */
+    PyFrameObject *start = PyEval_GetFrame(); /* borrowed: the caller, running */
+    PyObject *codes[MAX_DEPTH];
+    int lastis[MAX_DEPTH];
+    int n = 0;
+    int walk_failed = 0;
+    PyFrameObject *f = (PyFrameObject *)Py_XNewRef(start);
+    while (f != NULL && n < self->depth) {
+        PyObject *fcode = (PyObject *)PyFrame_GetCode(f);
+        int k = factory_kind(self, fcode);
+        if (k < 0) {
+            Py_DECREF(fcode);
+            walk_failed = 1;
+            break;
+        }
+        if (k == 0) {
+            codes[n] = fcode; /* owned until the end of this call */
+            lastis[n] = PyFrame_GetLasti(f);
+            n++;
+        } else {
+            Py_DECREF(fcode);
+            if (n > 0 || k == 2) {
+                break; /* above the user's frames, or the runtime itself */
+            }
+        }
+        PyFrameObject *back = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = back;
+    }
+    Py_XDECREF(f);
+    PyObject *site = NULL, *what = NULL, *result = NULL;
+    if (walk_failed || n == 0) {
+        /* No user frame: the Python method looks at the parent's site. */
+        PyErr_Clear();
+        goto release_fallback;
+    }
+
+    Py_hash_t h = PyObject_Hash(name);
+    if (h == -1) {
+        PyErr_Clear();
+        goto release_fallback;
+    }
+    size_t hh = (size_t)h;
+    for (int k = 0; k < n; k++) {
+        hh = (hh ^ ptr_hash(codes[k])) * 1000003u;
+        hh = (hh ^ (size_t)lastis[k]) * 1000003u;
+    }
+    size_t mask = SITE_SLOTS - 1, i = hh & mask;
+    SiteEntry *e;
+    for (;; i = (i + 1) & mask) {
+        e = &self->sites[i];
+        if (e->name == NULL) {
+            break;
+        }
+        if (e->hash != (Py_hash_t)hh || e->n != n) {
+            continue;
+        }
+        int same = 1;
+        for (int k = 0; k < n && same; k++) {
+            same = e->codes[k] == codes[k] && e->lastis[k] == lastis[k];
+        }
+        if (same && e->name != name) {
+            int eq = PyUnicode_Compare(e->name, name);
+            if (eq == -1 && PyErr_Occurred()) {
+                PyErr_Clear();
+                same = 0;
+            } else {
+                same = eq == 0;
+            }
+        }
+        if (same) {
+            site = Py_NewRef(e->site);
+            what = Py_NewRef(e->what);
+            break;
+        }
+    }
+    if (site == NULL) {
+        PyObject *sargs[3] = {str_task, name, (PyObject *)start};
+        PyObject *pair = PyObject_Vectorcall(self->site_what, sargs, 3, NULL);
+        if (pair == NULL) {
+            goto release; /* as the Python method would raise it */
+        }
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            !PyUnicode_CheckExact(PyTuple_GET_ITEM(pair, 0)) ||
+            !PyBytes_CheckExact(PyTuple_GET_ITEM(pair, 1))) {
+            Py_DECREF(pair);
+            PyErr_SetString(PyExc_TypeError, "_site_what must return (str, bytes)");
+            goto release;
+        }
+        site = Py_NewRef(PyTuple_GET_ITEM(pair, 0));
+        what = Py_NewRef(PyTuple_GET_ITEM(pair, 1));
+        Py_DECREF(pair);
+        if (self->nsites < SITE_SLOTS * 3 / 4) {
+            /* e is the empty slot the probe ended on. */
+            e->name = Py_NewRef(name);
+            e->hash = (Py_hash_t)hh;
+            e->n = n;
+            for (int k = 0; k < n; k++) {
+                e->codes[k] = Py_NewRef(codes[k]);
+                e->lastis[k] = lastis[k];
+            }
+            e->site = Py_NewRef(site);
+            e->what = Py_NewRef(what);
+            self->nsites++;
+        }
+    }
+
+    /* Tracer.create: id, live[id] = WorkInfo(...), the work.create line. */
+    {
+        CoreObject *core = self->core;
+        long long work = core->next_id++;
+        PyObject *work_obj = PyLong_FromLongLong(work);
+        if (work_obj == NULL) {
+            goto release;
+        }
+        PyObject *iargs[6] = {work_obj, str_task, name, created_in, Py_True, site};
+        PyObject *info = PyObject_Vectorcall(self->work_info, iargs, 6, NULL);
+        if (info == NULL) {
+            Py_DECREF(work_obj);
+            goto release;
+        }
+        PyObject *live = PyObject_GetAttr(self->tracer, str_live);
+        int r = live == NULL ? -1 : PyObject_SetItem(live, work_obj, info);
+        Py_XDECREF(live);
+        Py_DECREF(info);
+        if (r < 0) {
+            Py_DECREF(work_obj);
+            goto release;
+        }
+        if (!core->stopped) {
+            Py_ssize_t wn = PyBytes_GET_SIZE(what), in = PyBytes_GET_SIZE(inv);
+            if (core_reserve(core, 160 + wn + in) < 0) {
+                Py_DECREF(work_obj);
+                goto release;
+            }
+            long long seq, now;
+            core_stamp(core, clock_now(core->clock), &seq, &now);
+            char *p = core->buf + core->len;
+            p = PUT_LIT(p, "{\"seq\":");
+            p = put_ll(p, seq);
+            p = PUT_LIT(p, ",\"ts\":");
+            p = put_ll(p, now);
+            p = PUT_LIT(p, ",\"kind\":\"work.create\",\"inv\":");
+            p = put(p, PyBytes_AS_STRING(inv), in);
+            p = PUT_LIT(p, ",\"work\":");
+            p = put_ll(p, work);
+            p = PUT_LIT(p, ",\"parent\":");
+            if (parent == Py_None) {
+                p = PUT_LIT(p, "null");
+            } else {
+                long long v = PyLong_AsLongLong(parent);
+                if (v == -1 && PyErr_Occurred()) {
+                    Py_DECREF(work_obj);
+                    goto release;
+                }
+                p = put_ll(p, v);
+            }
+            *p++ = ',';
+            p = put(p, PyBytes_AS_STRING(what), wn);
+            p = PUT_LIT(p, ",\"created_in\":");
+            if (created_in == Py_None) {
+                p = PUT_LIT(p, "null");
+            } else {
+                long long v = PyLong_AsLongLong(created_in);
+                if (v == -1 && PyErr_Occurred()) {
+                    Py_DECREF(work_obj);
+                    goto release;
+                }
+                p = put_ll(p, v);
+            }
+            p = PUT_LIT(p, "}\n");
+            core->len = p - core->buf;
+            if (core_after_append(core) < 0) {
+                Py_DECREF(work_obj);
+                goto release;
+            }
+        }
+        /* TracedTask(coro, loop=loop, context=context); its first step reads _lt_work only when
+         * it runs. */
+        PyObject *targs[3] = {coro, self->loop, context};
+        PyObject *task = PyObject_Vectorcall(self->task_type, targs, 1, kw_loop_context);
+        if (task == NULL) {
+            Py_DECREF(work_obj);
+            goto release;
+        }
+        r = PyObject_SetAttr(task, str_lt_work, work_obj);
+        Py_DECREF(work_obj);
+        if (r < 0) {
+            Py_DECREF(task);
+            goto release;
+        }
+        result = task;
+    }
+release:
+    for (int k = 0; k < n; k++) {
+        Py_DECREF(codes[k]);
+    }
+    Py_XDECREF(site);
+    Py_XDECREF(what);
+    Py_DECREF(inv);
+    Py_DECREF(created_in);
+    Py_DECREF(parent);
+    Py_DECREF(name);
+    return result;
+release_fallback:
+    for (int k = 0; k < n; k++) {
+        Py_DECREF(codes[k]);
+    }
+    Py_DECREF(inv);
+    Py_DECREF(created_in);
+    Py_DECREF(parent);
+    Py_DECREF(name);
+fallback:
+    return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+}
+
+static int factory_init(FactoryObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"loop", "tracer", "core", "task_type", "fallback", "created_in_var",
+                             "work_info", "loop_thread", "depth", NULL};
+    PyObject *loop, *tracer, *core, *task_type, *fallback, *var, *work_info;
+    unsigned long loop_thread;
+    int depth;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO!OOO!Oki", kwlist, &loop, &tracer,
+                                     &CoreType, &core, &task_type, &fallback,
+                                     &PyContextVar_Type, &var, &work_info, &loop_thread,
+                                     &depth)) {
+        return -1;
+    }
+    PyObject *code_kind = PyObject_GetAttrString(tracer, "_code_kind");
+    if (code_kind == NULL) {
+        return -1;
+    }
+    PyObject *site_what = PyObject_GetAttrString(tracer, "_site_what");
+    if (site_what == NULL) {
+        Py_DECREF(code_kind);
+        return -1;
+    }
+    factory_drop_caches(self);
+    if (self->sites == NULL) {
+        self->sites = PyMem_Calloc(SITE_SLOTS, sizeof(SiteEntry));
+        self->kinds = PyMem_Calloc(KIND_SLOTS, sizeof(KindEntry));
+        if (self->sites == NULL || self->kinds == NULL) {
+            Py_DECREF(code_kind);
+            Py_DECREF(site_what);
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    Py_XSETREF(self->code_kind, code_kind);
+    Py_XSETREF(self->site_what, site_what);
+    Py_XSETREF(self->loop, Py_NewRef(loop));
+    Py_XSETREF(self->tracer, Py_NewRef(tracer));
+    Py_XSETREF(self->core, (CoreObject *)Py_NewRef(core));
+    Py_XSETREF(self->task_type, Py_NewRef(task_type));
+    Py_XSETREF(self->fallback, Py_NewRef(fallback));
+    Py_XSETREF(self->created_in_var, Py_NewRef(var));
+    Py_XSETREF(self->work_info, Py_NewRef(work_info));
+    self->loop_thread = loop_thread;
+    self->depth = depth;
+    self->vectorcall = (vectorcallfunc)factory_vectorcall;
+    return 0;
+}
+
+static int factory_traverse(FactoryObject *self, visitproc visit, void *arg) {
+    Py_VISIT(self->loop);
+    Py_VISIT(self->tracer);
+    Py_VISIT(self->core);
+    Py_VISIT(self->task_type);
+    Py_VISIT(self->fallback);
+    Py_VISIT(self->code_kind);
+    Py_VISIT(self->site_what);
+    Py_VISIT(self->created_in_var);
+    Py_VISIT(self->work_info);
+    if (self->sites != NULL) {
+        for (Py_ssize_t i = 0; i < SITE_SLOTS; i++) {
+            SiteEntry *e = &self->sites[i];
+            if (e->name != NULL) {
+                for (int k = 0; k < e->n; k++) {
+                    Py_VISIT(e->codes[k]);
+                }
+            }
+        }
+    }
+    if (self->kinds != NULL) {
+        for (Py_ssize_t i = 0; i < KIND_SLOTS; i++) {
+            Py_VISIT(self->kinds[i].code);
+        }
+    }
+    return 0;
+}
+
+static int factory_clear(FactoryObject *self) {
+    factory_drop_caches(self);
+    Py_CLEAR(self->loop);
+    Py_CLEAR(self->tracer);
+    Py_CLEAR(self->core);
+    Py_CLEAR(self->task_type);
+    Py_CLEAR(self->fallback);
+    Py_CLEAR(self->code_kind);
+    Py_CLEAR(self->site_what);
+    Py_CLEAR(self->created_in_var);
+    Py_CLEAR(self->work_info);
+    return 0;
+}
+
+static void factory_dealloc(FactoryObject *self) {
+    PyObject_GC_UnTrack(self);
+    factory_clear(self);
+    PyMem_Free(self->sites);
+    PyMem_Free(self->kinds);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject FactoryType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "lambda_trace.runtime._fastrec.TaskFactory",
+    .tp_basicsize = sizeof(FactoryObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "TracedLoop._make_task for user coroutines on the loop thread.",
+    .tp_vectorcall_offset = offsetof(FactoryObject, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_init = (initproc)factory_init,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)factory_dealloc,
+    .tp_traverse = (traverseproc)factory_traverse,
+    .tp_clear = (inquiry)factory_clear,
+};
+
 /* ---- module --------------------------------------------------------------------------------- */
 
 static struct PyModuleDef fastrec_module = {
@@ -936,7 +1428,7 @@ static struct PyModuleDef fastrec_module = {
 PyMODINIT_FUNC PyInit__fastrec(void) {
     if (PyType_Ready(&ClockType) < 0 || PyType_Ready(&CoreType) < 0 ||
         PyType_Ready(&RunnerType) < 0 || PyType_Ready(&SoonType) < 0 ||
-        PyType_Ready(&RunAsType) < 0) {
+        PyType_Ready(&RunAsType) < 0 || PyType_Ready(&FactoryType) < 0) {
         return NULL;
     }
 #define INTERN(var, s)                                                                            \
@@ -964,7 +1456,8 @@ PyMODINIT_FUNC PyInit__fastrec(void) {
         PyModule_AddObjectRef(m, "Core", (PyObject *)&CoreType) < 0 ||
         PyModule_AddObjectRef(m, "StepRunner", (PyObject *)&RunnerType) < 0 ||
         PyModule_AddObjectRef(m, "CallSoon", (PyObject *)&SoonType) < 0 ||
-        PyModule_AddObjectRef(m, "RunAs", (PyObject *)&RunAsType) < 0) {
+        PyModule_AddObjectRef(m, "RunAs", (PyObject *)&RunAsType) < 0 ||
+        PyModule_AddObjectRef(m, "TaskFactory", (PyObject *)&FactoryType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

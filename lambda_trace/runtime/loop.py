@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from ._accel import fastrec
 from .clock import EmulatedClock
-from .tracer import BEGIN, END, Tracer
+from .tracer import BEGIN, END, STACK_DEPTH, Tracer, WorkInfo, created_in_var
 
 T = TypeVar("T")
 
@@ -194,6 +194,20 @@ class TracedLoop(asyncio.SelectorEventLoop):
                 tracer=tracer,
                 run_as=fastrec.RunAs(tracer),
                 loop_thread=tracer.loop_thread,
+            )
+            # Task creation from user code on the loop thread; the rest goes to `_make_task`.
+            self.set_task_factory(
+                fastrec.TaskFactory(
+                    self,
+                    tracer,
+                    tracer.core,
+                    TracedTask,
+                    self._make_task,
+                    created_in_var,
+                    WorkInfo,
+                    tracer.loop_thread,
+                    STACK_DEPTH,
+                )
             )
         self._traced = True
 
