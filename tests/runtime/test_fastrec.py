@@ -154,6 +154,17 @@ async def _creations() -> None:
         tasks.append(asyncio.create_task(asyncio.sleep(0)))  # asyncio's own coroutine
     await asyncio.gather(*tasks, return_exceptions=True)
 
+    class NotACoroutine:
+        """Passes the factory's checks; the Task refuses it after the work.create (as in Python)."""
+
+        cr_code = _child.__code__
+
+        def __init__(self) -> None:
+            self.__qualname__ = "not a coroutine"
+
+    with pytest.raises(TypeError):
+        loop.create_task(NotACoroutine())  # type: ignore[arg-type]  # noqa: RUF006
+
 
 @needs_ext
 def test_task_creation_writes_the_same_bytes_on_both_paths(tmp_path: Path) -> None:
