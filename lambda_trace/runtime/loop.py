@@ -62,8 +62,12 @@ DROPPED = "loop closed"
 class TracedTask(asyncio.Task):  # type: ignore[type-arg]
     """A C Task that knows its work id; cancel and rename are reported to the tracer."""
 
-    _lt_listened = False
-    """True once something was scheduled to hear about this task finishing (an awaiter, gather)."""
+    # Slots, not the instance dict: no dict per task on the hottest path of a recording.
+    __slots__ = ("_lt_listened", "_lt_work")
+
+    _lt_listened: bool
+    """Set (True) once something was scheduled to hear about this task finishing (an awaiter,
+    gather); unset until then."""
 
     _lt_work: int
     """The task's work id, set right after creation (before its first step runs)."""
@@ -267,7 +271,7 @@ class TracedLoop(asyncio.SelectorEventLoop):
                 tracer.done(work, "ok")
             else:
                 tracer.done(work, "error", exc)
-                if not task._lt_listened:
+                if not getattr(task, "_lt_listened", False):
                     self._failed_tasks.append(task)
 
     # -- callbacks and timers -------------------------------------------------------------------
