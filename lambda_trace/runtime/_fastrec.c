@@ -924,6 +924,50 @@ static PyTypeObject SoonType = {
     .tp_clear = (inquiry)soon_clear,
 };
 
+/* ---- WorkInfoBase --------------------------------------------------------------------------- */
+
+/* Tracer.WorkInfo's fields as C members, so the task factory fills one without running __init__. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *site;
+    PyObject *id;
+    PyObject *type;
+    PyObject *name;
+    PyObject *created_in;
+    PyObject *ref;
+} WorkInfoObject;
+
+static PyMemberDef workinfo_members[] = {
+    {"site", T_OBJECT_EX, offsetof(WorkInfoObject, site), 0, NULL},
+    {"id", T_OBJECT_EX, offsetof(WorkInfoObject, id), 0, NULL},
+    {"type", T_OBJECT_EX, offsetof(WorkInfoObject, type), 0, NULL},
+    {"name", T_OBJECT_EX, offsetof(WorkInfoObject, name), 0, NULL},
+    {"created_in", T_OBJECT_EX, offsetof(WorkInfoObject, created_in), 0, NULL},
+    {"ref", T_OBJECT_EX, offsetof(WorkInfoObject, ref), 0, NULL},
+    {NULL},
+};
+
+static void workinfo_dealloc(WorkInfoObject *self) {
+    Py_CLEAR(self->site);
+    Py_CLEAR(self->id);
+    Py_CLEAR(self->type);
+    Py_CLEAR(self->name);
+    Py_CLEAR(self->created_in);
+    Py_CLEAR(self->ref);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject WorkInfoType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "lambda_trace.runtime._fastrec.WorkInfoBase",
+    .tp_basicsize = sizeof(WorkInfoObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "WorkInfo's fields as C members (it holds ints, strs and bools: no GC).",
+    .tp_members = workinfo_members,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)workinfo_dealloc,
+};
+
 /* ---- TaskFactory ---------------------------------------------------------------------------- */
 
 /* TracedLoop._make_task for a coroutine of user code created on the loop thread with user frames
@@ -963,6 +1007,7 @@ typedef struct {
     PyObject *work_info;
     unsigned long loop_thread;
     int depth;
+    int fill_info; /* work_info is a WorkInfoBase adding no fields: filled in place */
     SiteEntry *sites;
     Py_ssize_t nsites;
     KindEntry *kinds;
@@ -1203,8 +1248,24 @@ static PyObject *factory_vectorcall(FactoryObject *self, PyObject *const *args, 
         if (work_obj == NULL) {
             goto release;
         }
-        PyObject *iargs[6] = {work_obj, str_task, name, created_in, Py_True, site};
-        PyObject *info = PyObject_Vectorcall(self->work_info, iargs, 6, NULL);
+        PyObject *info;
+        if (self->fill_info) {
+            /* WorkInfo(work, "task", name, created_in, True, site) without its __init__. */
+            PyTypeObject *tp = (PyTypeObject *)self->work_info;
+            info = tp->tp_alloc(tp, 0);
+            if (info != NULL) {
+                WorkInfoObject *wi = (WorkInfoObject *)info;
+                wi->site = Py_NewRef(site);
+                wi->id = Py_NewRef(work_obj);
+                wi->type = Py_NewRef(str_task);
+                wi->name = Py_NewRef(name);
+                wi->created_in = Py_NewRef(created_in);
+                wi->ref = Py_NewRef(Py_True);
+            }
+        } else {
+            PyObject *iargs[6] = {work_obj, str_task, name, created_in, Py_True, site};
+            info = PyObject_Vectorcall(self->work_info, iargs, 6, NULL);
+        }
         if (info == NULL) {
             Py_DECREF(work_obj);
             goto release;
@@ -1347,6 +1408,10 @@ static int factory_init(FactoryObject *self, PyObject *args, PyObject *kwds) {
     Py_XSETREF(self->work_info, Py_NewRef(work_info));
     self->loop_thread = loop_thread;
     self->depth = depth;
+    /* Its __init__ only stores the six fields (tracer.WorkInfo), so filling them is the same. */
+    self->fill_info =
+        PyType_Check(work_info) && PyType_IsSubtype((PyTypeObject *)work_info, &WorkInfoType) &&
+        ((PyTypeObject *)work_info)->tp_basicsize == (Py_ssize_t)sizeof(WorkInfoObject);
     self->vectorcall = (vectorcallfunc)factory_vectorcall;
     return 0;
 }
@@ -1428,7 +1493,8 @@ static struct PyModuleDef fastrec_module = {
 PyMODINIT_FUNC PyInit__fastrec(void) {
     if (PyType_Ready(&ClockType) < 0 || PyType_Ready(&CoreType) < 0 ||
         PyType_Ready(&RunnerType) < 0 || PyType_Ready(&SoonType) < 0 ||
-        PyType_Ready(&RunAsType) < 0 || PyType_Ready(&FactoryType) < 0) {
+        PyType_Ready(&RunAsType) < 0 || PyType_Ready(&FactoryType) < 0 ||
+        PyType_Ready(&WorkInfoType) < 0) {
         return NULL;
     }
 #define INTERN(var, s)                                                                            \
@@ -1457,7 +1523,8 @@ PyMODINIT_FUNC PyInit__fastrec(void) {
         PyModule_AddObjectRef(m, "StepRunner", (PyObject *)&RunnerType) < 0 ||
         PyModule_AddObjectRef(m, "CallSoon", (PyObject *)&SoonType) < 0 ||
         PyModule_AddObjectRef(m, "RunAs", (PyObject *)&RunAsType) < 0 ||
-        PyModule_AddObjectRef(m, "TaskFactory", (PyObject *)&FactoryType) < 0) {
+        PyModule_AddObjectRef(m, "TaskFactory", (PyObject *)&FactoryType) < 0 ||
+        PyModule_AddObjectRef(m, "WorkInfoBase", (PyObject *)&WorkInfoType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 from types import CodeType, FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -52,10 +52,19 @@ _INTERNAL_FILES = frozenset(
 )
 
 
-class WorkInfo:
+if TYPE_CHECKING:
+    _WorkInfoBase = object
+else:
+    # With the accelerator the fields are C members, so the C task factory fills a WorkInfo
+    # without running __init__ (which must stay: store the six fields, nothing else).
+    _WorkInfoBase = object if fastrec is None else fastrec.WorkInfoBase
+_WORK_SLOTS = ("created_in", "id", "name", "ref", "site", "type") if fastrec is None else ()
+
+
+class WorkInfo(_WorkInfoBase):
     """What the tracer keeps about a unit of work while it is not finished."""
 
-    __slots__ = ("created_in", "id", "name", "ref", "site", "type")
+    __slots__ = _WORK_SLOTS
 
     def __init__(
         self, work_id: int, type_: str, name: str, created_in: int, ref: bool, site: str
