@@ -326,9 +326,51 @@ static PyObject *str_lt_work, *str_current_work, *str_inv_b, *str_done, *str_sel
 static PyObject *str_cancelled, *str_exception, *str_live, *str_lt_listened, *str_cr_code,
     *str_qualname, *str_task, *kw_loop_context;
 
+/* The tracer's hot attributes (current_work, inv_b, live) read and written in its instance dict:
+ * the same as getattr/setattr when its type defines none of them (no property in the way) and
+ * uses the generic attribute access, which is checked once per type; else the generic calls. */
+static PyObject *direct_tracer_type = NULL; /* a strong reference: the address stays its own */
+
+static PyObject **tracer_dict(PyObject *tracer) {
+    PyTypeObject *tp = Py_TYPE(tracer);
+    if ((PyObject *)tp != direct_tracer_type) {
+        if (tp->tp_getattro != PyObject_GenericGetAttr ||
+            tp->tp_setattro != PyObject_GenericSetAttr ||
+            _PyType_Lookup(tp, str_current_work) != NULL || _PyType_Lookup(tp, str_inv_b) != NULL ||
+            _PyType_Lookup(tp, str_live) != NULL) {
+            return NULL;
+        }
+        Py_XSETREF(direct_tracer_type, Py_NewRef(tp));
+    }
+    PyObject **dp = _PyObject_GetDictPtr(tracer);
+    return dp != NULL && *dp != NULL && PyDict_CheckExact(*dp) ? dp : NULL;
+}
+
+static PyObject *tracer_get(PyObject *tracer, PyObject *name) {
+    PyObject **dp = tracer_dict(tracer);
+    if (dp != NULL) {
+        PyObject *v = PyDict_GetItemWithError(*dp, name);
+        if (v != NULL) {
+            return Py_NewRef(v);
+        }
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    return PyObject_GetAttr(tracer, name);
+}
+
+static int tracer_set(PyObject *tracer, PyObject *name, PyObject *value) {
+    PyObject **dp = tracer_dict(tracer);
+    if (dp != NULL) {
+        return PyDict_SetItem(*dp, name, value);
+    }
+    return PyObject_SetAttr(tracer, name, value);
+}
+
 /* The tracer's inv_b (its setter keeps it current), or NULL with an exception set. */
 static PyObject *tracer_inv(PyObject *tracer) {
-    PyObject *inv = PyObject_GetAttr(tracer, str_inv_b);
+    PyObject *inv = tracer_get(tracer, str_inv_b);
     if (inv != NULL && !PyBytes_Check(inv)) {
         PyErr_SetString(PyExc_TypeError, "tracer.inv_b must be bytes");
         Py_CLEAR(inv);
@@ -339,7 +381,7 @@ static PyObject *tracer_inv(PyObject *tracer) {
 /* Tracer.done(work, "ok") for a task that finished without error: drop it from `live` and write
  * its work.done (nothing when it was not live, as in Python). */
 static int tracer_done_ok(CoreObject *core, PyObject *tracer, PyObject *work_obj, long long work) {
-    PyObject *live = PyObject_GetAttr(tracer, str_live);
+    PyObject *live = tracer_get(tracer, str_live);
     if (live == NULL) {
         return -1;
     }
@@ -438,7 +480,7 @@ static PyObject *runner_vectorcall(RunnerObject *self, PyObject *const *args, si
         return NULL;
     }
     /* The invocation as the tracer has it now (its setter keeps inv_b current). */
-    PyObject *inv = PyObject_GetAttr(self->tracer, str_inv_b);
+    PyObject *inv = tracer_get(self->tracer, str_inv_b);
     if (inv == NULL || !PyBytes_Check(inv)) {
         if (inv != NULL) {
             PyErr_SetString(PyExc_TypeError, "tracer.inv_b must be bytes");
@@ -454,12 +496,12 @@ static PyObject *runner_vectorcall(RunnerObject *self, PyObject *const *args, si
         return NULL;
     }
     Py_DECREF(inv);
-    PyObject *previous = PyObject_GetAttr(self->tracer, str_current_work);
+    PyObject *previous = tracer_get(self->tracer, str_current_work);
     if (previous == NULL) {
         Py_DECREF(work_obj);
         return NULL;
     }
-    if (PyObject_SetAttr(self->tracer, str_current_work, work_obj) < 0) {
+    if (tracer_set(self->tracer, str_current_work, work_obj) < 0) {
         Py_DECREF(previous);
         Py_DECREF(work_obj);
         return NULL;
@@ -470,14 +512,14 @@ static PyObject *runner_vectorcall(RunnerObject *self, PyObject *const *args, si
      * exception of the step stays the one that propagates. */
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    int failed = PyObject_SetAttr(self->tracer, str_current_work, previous) < 0;
+    int failed = tracer_set(self->tracer, str_current_work, previous) < 0;
     Py_DECREF(previous);
     if (!failed) {
         ClockObject *clock = self->core->clock;
         if (clock->virtual_) {
             clock->virtual_ns += self->core->tick_ns;
         }
-        inv = PyObject_GetAttr(self->tracer, str_inv_b);
+        inv = tracer_get(self->tracer, str_inv_b);
         if (inv == NULL || !PyBytes_Check(inv)) {
             if (inv != NULL) {
                 PyErr_SetString(PyExc_TypeError, "tracer.inv_b must be bytes");
@@ -609,11 +651,11 @@ static PyObject *runas_vectorcall(RunAsObject *self, PyObject *const *args, size
         PyErr_SetString(PyExc_TypeError, "RunAs(work, callback, *args)");
         return NULL;
     }
-    PyObject *previous = PyObject_GetAttr(self->tracer, str_current_work);
+    PyObject *previous = tracer_get(self->tracer, str_current_work);
     if (previous == NULL) {
         return NULL;
     }
-    if (PyObject_SetAttr(self->tracer, str_current_work, args[0]) < 0) {
+    if (tracer_set(self->tracer, str_current_work, args[0]) < 0) {
         Py_DECREF(previous);
         return NULL;
     }
@@ -621,7 +663,7 @@ static PyObject *runas_vectorcall(RunAsObject *self, PyObject *const *args, size
     /* As the Python `finally`: restore whether it raised or not. */
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    int failed = PyObject_SetAttr(self->tracer, str_current_work, previous) < 0;
+    int failed = tracer_set(self->tracer, str_current_work, previous) < 0;
     Py_DECREF(previous);
     if (failed) {
         if (type != NULL) {
@@ -761,7 +803,7 @@ static PyObject *soon_internal(SoonObject *self, PyObject *const *args, Py_ssize
         || PyThread_get_thread_ident() != self->loop_thread || internal_function(callback) != 1) {
         return NULL;
     }
-    PyObject *current = PyObject_GetAttr(self->tracer, str_current_work);
+    PyObject *current = tracer_get(self->tracer, str_current_work);
     if (current == NULL) {
         PyErr_Clear(); /* the Python method raises it again */
         return NULL;
@@ -1108,7 +1150,7 @@ static PyObject *factory_vectorcall(FactoryObject *self, PyObject *const *args, 
         Py_DECREF(name);
         goto fallback;
     }
-    PyObject *parent = PyObject_GetAttr(self->tracer, str_current_work);
+    PyObject *parent = tracer_get(self->tracer, str_current_work);
     if (parent == NULL) {
         PyErr_Clear();
         Py_DECREF(name);
@@ -1270,7 +1312,7 @@ static PyObject *factory_vectorcall(FactoryObject *self, PyObject *const *args, 
             Py_DECREF(work_obj);
             goto release;
         }
-        PyObject *live = PyObject_GetAttr(self->tracer, str_live);
+        PyObject *live = tracer_get(self->tracer, str_live);
         int r = live == NULL ? -1 : PyObject_SetItem(live, work_obj, info);
         Py_XDECREF(live);
         Py_DECREF(info);
