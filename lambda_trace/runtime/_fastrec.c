@@ -92,9 +92,13 @@ static int core_reserve(CoreObject *self, Py_ssize_t extra) {
     return 0;
 }
 
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Decimal of v, two digits per division (seq, ts and ids on every line). */
 static inline char *put_ll(char *p, long long v) {
-    char tmp[24];
-    int n = 0;
     unsigned long long u;
     if (v < 0) {
         *p++ = '-';
@@ -102,14 +106,26 @@ static inline char *put_ll(char *p, long long v) {
     } else {
         u = (unsigned long long)v;
     }
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    while (n) {
-        *p++ = tmp[--n];
+    int n = 1;
+    for (unsigned long long t = u; t >= 10; t /= 10) {
+        n++;
     }
-    return p;
+    char *q = p + n;
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        q -= 2;
+        q[0] = digit_pairs[2 * r];
+        q[1] = digit_pairs[2 * r + 1];
+    }
+    if (u >= 10) {
+        q -= 2;
+        q[0] = digit_pairs[2 * u];
+        q[1] = digit_pairs[2 * u + 1];
+    } else {
+        *--q = (char)('0' + u);
+    }
+    return p + n;
 }
 
 static inline char *put(char *p, const char *s, Py_ssize_t n) {
