@@ -4,7 +4,11 @@
  * Core:      the writer's seq, last_ts and line buffer; TraceWriter hands its ordering to it.
  * StepRunner: runs one task step as TracedLoop._run_task_step does (begin, current work, step,
  *            restore, tick, end), then hands a finished task back to Python.
- * CallSoon:  the loop's call_soon for task steps; anything else goes to the Python method.
+ * CallSoon:  the loop's call_soon for task steps and asyncio's done-callbacks of tasks (run as
+ *            the current work by RunAs); anything else goes to the Python method.
+ * TaskFactory: the loop's task factory for user coroutines on the loop thread (creation site
+ *            cached per user frame chain); anything else goes to TracedLoop._make_task.
+ * WorkInfoBase: the tracer's WorkInfo fields as C members, filled by TaskFactory.
  *
  * Every entry point runs holding the GIL and never releases it between reading and bumping seq,
  * so a C emit is atomic with respect to any other emit (Python threads call the same methods).
