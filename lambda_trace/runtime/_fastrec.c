@@ -1287,8 +1287,9 @@ static PyObject *factory_vectorcall(FactoryObject *self, PyObject *const *args, 
         site = Py_NewRef(PyTuple_GET_ITEM(pair, 0));
         what = Py_NewRef(PyTuple_GET_ITEM(pair, 1));
         Py_DECREF(pair);
-        if (self->nsites < SITE_SLOTS * 3 / 4) {
-            /* e is the empty slot the probe ended on. */
+        if (self->nsites < SITE_SLOTS * 3 / 4 && e->name == NULL) {
+            /* e is the empty slot the probe ended on (still empty: the Python call above cannot
+             * reach this factory, but an entry is never overwritten whatever happens). */
             e->name = Py_NewRef(name);
             e->hash = (Py_hash_t)hh;
             e->n = n;
