@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from ._accel import fastrec
 from .clock import EmulatedClock
-from .tracer import BEGIN, END, Tracer
+from .tracer import BEGIN, END, STACK_DEPTH, Tracer, WorkInfo, created_in_var
 
 T = TypeVar("T")
 
@@ -62,8 +62,12 @@ DROPPED = "loop closed"
 class TracedTask(asyncio.Task):  # type: ignore[type-arg]
     """A C Task that knows its work id; cancel and rename are reported to the tracer."""
 
-    _lt_listened = False
-    """True once something was scheduled to hear about this task finishing (an awaiter, gather)."""
+    # Slots, not the instance dict: no dict per task on the hottest path of a recording.
+    __slots__ = ("_lt_listened", "_lt_work")
+
+    _lt_listened: bool
+    """Set (True) once something was scheduled to hear about this task finishing (an awaiter,
+    gather); unset until then."""
 
     _lt_work: int
     """The task's work id, set right after creation (before its first step runs)."""
@@ -182,8 +186,32 @@ class TracedLoop(asyncio.SelectorEventLoop):
             # up on the loop); anything but a task step still goes to the method below.
             runner = fastrec.StepRunner(tracer.core, tracer, self._task_finished)
             method = MethodType(type(self).call_soon, self)
+            # Also asyncio's done-callbacks of tasks (gather hearing of a child) run as the
+            # current work through the C RunAs instead of `_run_as`.
             self.call_soon = fastrec.CallSoon(  # type: ignore[method-assign]
-                self, runner, TracedTask, events.Handle, self._ready, method
+                self,
+                runner,
+                TracedTask,
+                events.Handle,
+                self._ready,
+                method,
+                tracer=tracer,
+                run_as=fastrec.RunAs(tracer),
+                loop_thread=tracer.loop_thread,
+            )
+            # Task creation from user code on the loop thread; the rest goes to `_make_task`.
+            self.set_task_factory(
+                fastrec.TaskFactory(
+                    self,
+                    tracer,
+                    tracer.core,
+                    TracedTask,
+                    self._make_task,
+                    created_in_var,
+                    WorkInfo,
+                    tracer.loop_thread,
+                    STACK_DEPTH,
+                )
             )
         self._traced = True
 
@@ -243,7 +271,7 @@ class TracedLoop(asyncio.SelectorEventLoop):
                 tracer.done(work, "ok")
             else:
                 tracer.done(work, "error", exc)
-                if not task._lt_listened:
+                if not getattr(task, "_lt_listened", False):
                     self._failed_tasks.append(task)
 
     # -- callbacks and timers -------------------------------------------------------------------
@@ -569,7 +597,9 @@ def _owner_of(handle: Any) -> int | None:
     if work is not None:
         return int(work)
     callback = handle._callback
-    if getattr(callback, "__func__", None) is TracedLoop._run_as:
+    if getattr(callback, "__func__", None) is TracedLoop._run_as or (
+        fastrec is not None and type(callback) is fastrec.RunAs
+    ):
         return int(handle._args[0])
     owner = getattr(callback, "__self__", None)
     if type(owner) is TracedTask:

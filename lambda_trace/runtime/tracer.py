@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 from types import CodeType, FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -52,10 +52,19 @@ _INTERNAL_FILES = frozenset(
 )
 
 
-class WorkInfo:
+if TYPE_CHECKING:
+    _WorkInfoBase = object
+else:
+    # With the accelerator the fields are C members, so the C task factory fills a WorkInfo
+    # without running __init__ (which must stay: store the six fields, nothing else).
+    _WorkInfoBase = object if fastrec is None else fastrec.WorkInfoBase
+_WORK_SLOTS = ("created_in", "id", "name", "ref", "site", "type") if fastrec is None else ()
+
+
+class WorkInfo(_WorkInfoBase):
     """What the tracer keeps about a unit of work while it is not finished."""
 
-    __slots__ = ("created_in", "id", "name", "ref", "site", "type")
+    __slots__ = _WORK_SLOTS
 
     def __init__(
         self, work_id: int, type_: str, name: str, created_in: int, ref: bool, site: str
@@ -177,12 +186,7 @@ class Tracer:
         # The line is the JSON of {work, parent, type, name, site, stack, created_in, ...} in
         # that order; the part that repeats from a creation site is encoded once (the recording
         # benchmark creates 200,000 tasks from one line).
-        key = (type_, name, site, tuple(stack))
-        what = self._what.get(key)
-        if what is None:
-            what = orjson.dumps({"type": type_, "name": name, "site": site, "stack": stack})[1:-1]
-            if len(self._what) < WHAT_CACHE:
-                self._what[key] = what
+        what = self._what_of(type_, name, site, stack)
         head = _CREATE_HEAD % (self.inv_b, work_id, inv_bytes(parent), what, inv_bytes(created_in))
         if delay_ns is None and ref and role is None:
             tail = b"}\n"
@@ -197,6 +201,20 @@ class Tracer:
             tail = b"," + orjson.dumps(extra)[1:] + b"\n"
         self.writer.emit_raw(head, tail)
         return work_id
+
+    def _what_of(self, type_: str, name: str, site: str, stack: list[str]) -> bytes:
+        key = (type_, name, site, tuple(stack))
+        what = self._what.get(key)
+        if what is None:
+            what = orjson.dumps({"type": type_, "name": name, "site": site, "stack": stack})[1:-1]
+            if len(self._what) < WHAT_CACHE:
+                self._what[key] = what
+        return what
+
+    def _site_what(self, type_: str, name: str, frame: FrameType) -> tuple[str, bytes]:
+        """The C creation path's cache miss: the site and `what` JSON of a creation at `frame`."""
+        site, stack = self.site_and_stack(frame)
+        return site, self._what_of(type_, name, site, stack)
 
     def begin(self, work: int) -> None:
         self.writer.emit_work(BEGIN, self.inv_b, work)
@@ -271,6 +289,12 @@ class Tracer:
             )
             self._internal[code] = internal
         return internal
+
+    def _code_kind(self, code: CodeType) -> int:
+        """For the C frame walk: 0 user code, 1 internal, 2 internal in the runtime itself."""
+        if not self._is_internal(code):
+            return 0
+        return 2 if code.co_filename.startswith(_RUNTIME_DIR) else 1
 
     def _format(self, code: CodeType, line: int) -> str:
         key = (code, line)

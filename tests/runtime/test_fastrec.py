@@ -8,6 +8,7 @@ the pure-Python paths (`pure=True` below).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import itertools
 import os
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -24,7 +26,7 @@ from lambda_trace.model.writer import TraceWriter
 from lambda_trace.runtime._accel import PURE_ENV, fastrec
 from lambda_trace.runtime.clock import EmulatedClock
 from lambda_trace.runtime.loop import TracedLoop
-from lambda_trace.runtime.tracer import Tracer
+from lambda_trace.runtime.tracer import Tracer, created_in_var
 
 needs_ext = pytest.mark.skipif(
     fastrec is None,
@@ -103,6 +105,88 @@ def test_c_and_pure_paths_write_the_same_bytes(tmp_path: Path) -> None:
     fast, slow = [_record(tmp_path / f"{pure}.jsonl", pure=pure) for pure in (False, True)]
     assert fast.count(b"\n") > 200
     assert fast == slow
+
+
+async def _child(n: int) -> int:
+    await asyncio.sleep(0)
+    return n
+
+
+def _spawn(coro: Any, depth: int, **kwargs: Any) -> asyncio.Task[int]:
+    """Creates from the same line at several stack depths (more than STACK_DEPTH, too)."""
+    if depth > 0:
+        return _spawn(coro, depth - 1, **kwargs)
+    return asyncio.get_running_loop().create_task(coro, **kwargs)
+
+
+async def _creations() -> None:
+    """Task creation as the C factory sees it: many sites, depths and names, from tasks,
+    callbacks, timers and another thread, in different invocations and contexts."""
+    loop = asyncio.get_running_loop()
+    tasks = [_spawn(_child(d), d) for d in range(10)]
+    tasks += [_spawn(_leaf(d), d % 3) for d in range(4, 6)]  # same line, another name
+    tasks.append(_spawn(_child(0), 2, name="named"))  # name set after creation
+    late = _spawn(_child(1), 0)
+    late.set_name("renamed later")
+    tasks.append(late)
+    done = loop.create_future()
+    loop.call_soon(lambda: tasks.append(loop.create_task(_child(2))))
+    loop.call_later(0.001, lambda: done.set_result(loop.create_task(_child(3))))
+    tasks.append(await done)
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+    # A plain thread (it writes no events itself, so the order stays fixed) has the loop create
+    # a task; an executor job would race its work.begin with the end of the step that made it.
+    from_thread = loop.create_future()
+
+    def in_thread() -> None:
+        n = asyncio.run_coroutine_threadsafe(_child(4), loop).result()
+        loop.call_soon_threadsafe(from_thread.set_result, n)
+
+    thread = threading.Thread(target=in_thread)
+    thread.start()
+    await from_thread
+    thread.join()
+    created_in_var.set(7)  # the invocation that started this work, as the runtime sets it
+    tasks.append(asyncio.ensure_future(_child(5)))
+    for n in range(3):
+        tasks.append(asyncio.create_task(_child(n)))
+        tasks.append(asyncio.create_task(asyncio.sleep(0)))  # asyncio's own coroutine
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+    class NotACoroutine:
+        """Passes the factory's checks; the Task refuses it after the work.create (as in Python)."""
+
+        cr_code = _child.__code__
+
+        def __init__(self) -> None:
+            self.__qualname__ = "not a coroutine"
+
+    with pytest.raises(TypeError):
+        loop.create_task(NotACoroutine())  # type: ignore[arg-type]  # noqa: RUF006
+
+
+@needs_ext
+def test_task_creation_writes_the_same_bytes_on_both_paths(tmp_path: Path) -> None:
+    outputs = []
+    for pure in (False, True):
+        path = tmp_path / f"{pure}.jsonl"
+        writer, tracer, loop = _recorder(path, pure=pure)
+        try:
+            tracer.invocation = 0  # INIT
+            loop.run_until_complete(_creations())
+            tracer.invocation = 3
+            loop.run_until_complete(contextvars.copy_context().run(_creations))
+        finally:
+            loop.close()
+            writer.close()
+        gc.collect()
+        outputs.append(path.read_bytes())
+    assert outputs[0] == outputs[1]
+    creates = [orjson.loads(x) for x in outputs[0].splitlines() if b'"work.create"' in x]
+    assert len({len(e["stack"]) for e in creates}) >= 4
+    assert {e["created_in"] for e in creates} >= {0, 7}
+    assert b'"kind":"work.name"' in outputs[0]
 
 
 @needs_ext
