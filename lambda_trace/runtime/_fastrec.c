@@ -96,6 +96,10 @@ static int core_reserve(CoreObject *self, Py_ssize_t extra) {
     return 0;
 }
 
+/* Room a line needs: its literal text plus LL_CHARS for each number ("-9223372036854775808"). */
+#define LL_CHARS 20
+#define LIT_LEN(s) ((Py_ssize_t)sizeof(s) - 1)
+
 static const char digit_pairs[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
@@ -150,14 +154,26 @@ static inline void core_stamp(CoreObject *self, long long ts, long long *seq, lo
     *now = ts;
 }
 
+/* A core made without __init__ (Core.__new__) or cleared by the collector has no clock. */
+static int core_ready(CoreObject *self) {
+    if (self->clock == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "trace writer core has no clock (not initialised)");
+        return -1;
+    }
+    return 0;
+}
+
 /* After appending: drain when the buffer is big enough, keeping a pending exception intact. */
 static int core_after_append(CoreObject *self) {
-    if (self->len < self->flush_bytes || self->drain == Py_None) {
+    /* NULL: `del core.drain`, or cleared by the collector; treated as None. */
+    if (self->len < self->flush_bytes || self->drain == NULL || self->drain == Py_None) {
         return 0;
     }
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    PyObject *r = PyObject_CallNoArgs(self->drain);
+    PyObject *drain = Py_NewRef(self->drain); /* the call may replace the attribute */
+    PyObject *r = PyObject_CallNoArgs(drain);
+    Py_DECREF(drain);
     if (r == NULL) {
         Py_XDECREF(type);
         Py_XDECREF(value);
@@ -175,7 +191,11 @@ static int core_work_line(CoreObject *self, const char *kind, Py_ssize_t kind_le
     if (self->stopped) {
         return 0;
     }
-    if (core_reserve(self, 96 + kind_len + inv_len) < 0) {
+    if (core_ready(self) < 0) {
+        return -1;
+    }
+    if (core_reserve(self, LIT_LEN("{\"seq\":,\"ts\":,\"kind\":\"\",\"inv\":,\"work\":}\n") +
+                               3 * LL_CHARS + kind_len + inv_len) < 0) {
         return -1;
     }
     long long seq, now;
@@ -263,6 +283,9 @@ static PyObject *core_emit_raw(CoreObject *self, PyObject *args, PyObject *kwds)
     if (self->stopped) {
         return PyLong_FromLong(-1);
     }
+    if (core_ready(self) < 0) {
+        return NULL;
+    }
     long long ts;
     if (ts_obj == Py_None) {
         ts = clock_now(self->clock);
@@ -273,7 +296,7 @@ static PyObject *core_emit_raw(CoreObject *self, PyObject *args, PyObject *kwds)
         }
     }
     Py_ssize_t hn = PyBytes_GET_SIZE(head), tn = PyBytes_GET_SIZE(tail);
-    if (core_reserve(self, 64 + hn + tn) < 0) {
+    if (core_reserve(self, LIT_LEN("{\"seq\":,\"ts\":,") + 2 * LL_CHARS + hn + tn) < 0) {
         return NULL;
     }
     long long seq, now;
@@ -428,7 +451,14 @@ static int tracer_done_ok(CoreObject *core, PyObject *tracer, PyObject *work_obj
         Py_DECREF(inv);
         return 0;
     }
-    if (core_reserve(core, 112 + PyBytes_GET_SIZE(inv)) < 0) {
+    if (core_ready(core) < 0) {
+        Py_DECREF(inv);
+        return -1;
+    }
+    if (core_reserve(core,
+                     LIT_LEN("{\"seq\":,\"ts\":,\"kind\":\"work.done\",\"inv\":,\"work\":,"
+                             "\"status\":\"ok\"}\n") +
+                         3 * LL_CHARS + PyBytes_GET_SIZE(inv)) < 0) {
         Py_DECREF(inv);
         return -1;
     }
@@ -534,6 +564,9 @@ static PyObject *runner_vectorcall(RunnerObject *self, PyObject *const *args, si
     PyErr_Fetch(&type, &value, &tb);
     int failed = tracer_set(self->tracer, str_current_work, previous) < 0;
     Py_DECREF(previous);
+    if (!failed && core_ready(self->core) < 0) {
+        failed = 1;
+    }
     if (!failed) {
         ClockObject *clock = self->core->clock;
         if (clock->virtual_) {
@@ -1342,8 +1375,14 @@ static PyObject *factory_vectorcall(FactoryObject *self, PyObject *const *args, 
             goto release;
         }
         if (!core->stopped) {
+            if (core_ready(core) < 0) {
+                Py_DECREF(work_obj);
+                goto release;
+            }
             Py_ssize_t wn = PyBytes_GET_SIZE(what), in = PyBytes_GET_SIZE(inv);
-            if (core_reserve(core, 160 + wn + in) < 0) {
+            if (core_reserve(core, LIT_LEN("{\"seq\":,\"ts\":,\"kind\":\"work.create\",\"inv\":,"
+                                           "\"work\":,\"parent\":,,\"created_in\":}\n") +
+                                       5 * LL_CHARS + wn + in) < 0) {
                 Py_DECREF(work_obj);
                 goto release;
             }

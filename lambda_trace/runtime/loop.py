@@ -181,7 +181,8 @@ class TracedLoop(asyncio.SelectorEventLoop):
         self.set_task_factory(self._make_task)
         self._emit_work = tracer.writer.emit_work
         self._tick = clock.tick
-        if tracer.core is not None:
+        if tracer.core is not None and clock is tracer.clock:
+            # (The C runner ticks the tracer's clock: with another clock the Python path runs.)
             # The C step runner and call_soon (an instance attribute: the C Task looks call_soon
             # up on the loop); anything but a task step still goes to the method below.
             runner = fastrec.StepRunner(tracer.core, tracer, self._task_finished)

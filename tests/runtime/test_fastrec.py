@@ -318,3 +318,57 @@ def test_gallery_recorded_with_and_without_the_extension_is_identical(tmp_path: 
     assert len(fast) >= 16
     for path in fast:
         assert path.read_bytes() == (tmp_path / "True" / path.name).read_bytes(), path.name
+
+
+_EXTREMES = """
+import sys
+from lambda_trace.model.writer import TraceWriter
+from lambda_trace.runtime.clock import EmulatedClock
+from lambda_trace.runtime._accel import fastrec
+
+path = sys.argv[1]
+clock = EmulatedClock("virtual")
+core = fastrec.Core(clock, 2**62, 0, 1, 10_000, 1 << 20)
+lowest = -(2**63)
+for _ in range(200):
+    core.emit_raw(b'"kind":"mark","inv":null,"label":"x"', b"}\\n", ts=2**62)
+    core.emit_work(b"work.begin", b"%d" % lowest, lowest)
+core.stopped = False
+with open(path, "wb") as fh:
+    fh.write(core.take())
+uninit = fastrec.Core.__new__(fastrec.Core)
+try:
+    uninit.emit_work(b"work.end", b"1", 1)
+except RuntimeError:
+    print("refused")
+del core.drain
+core.emit_work(b"work.end", b"1", 1)
+print("ok")
+"""
+
+
+@needs_ext
+def test_longest_lines_fit_and_a_half_made_core_raises(tmp_path: Path) -> None:
+    """The core reserves room for the longest numbers (20 characters each): lines of 19-20 digit
+    seq, ts and ids, under the debug allocator that aborts on a write past a block; a core made
+    without __init__ raises instead of crashing, and one whose drain was deleted keeps going."""
+    out = tmp_path / "lines.jsonl"
+    run = subprocess.run(
+        [sys.executable, "-c", _EXTREMES, str(out)],
+        env={**os.environ, "PYTHONMALLOC": "debug"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["refused", "ok"]
+    lines = out.read_bytes().splitlines()
+    assert len(lines) == 400
+    work = orjson.loads(lines[1])
+    assert work == {
+        "seq": 2**62 + 1,
+        "ts": 2**62,
+        "kind": "work.begin",
+        "inv": -(2**63),
+        "work": -(2**63),
+    }
