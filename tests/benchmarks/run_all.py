@@ -33,6 +33,22 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
+def accelerators() -> str:
+    """Which code paths ran: the C accelerators, or the pure-Python fallbacks."""
+    from lambda_trace.accel import PURE_ENV
+    from lambda_trace.model import load
+    from lambda_trace.runtime import _accel
+
+    if os.environ.get(PURE_ENV) == "1":
+        return f"pure Python ({PURE_ENV}=1)"
+    built = [
+        name
+        for name, module in (("loader", load._fastload), ("recorder", _accel.fastrec))
+        if module is not None
+    ]
+    return f"C accelerators: {', '.join(built) or 'none built (make ext)'}"
+
+
 def table(figures: list[Figure]) -> str:
     head = ("figure", "target", "measured", "ratio", "met?")
     rows = [
@@ -53,7 +69,7 @@ def table(figures: list[Figure]) -> str:
 
 def main() -> None:
     start = time.perf_counter()
-    print(f"lambda-trace benchmarks on {machine()}")
+    print(f"lambda-trace benchmarks on {machine()}; {accelerators()}")
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="lambda-trace-bench-") as name:
         tmp = Path(name)
@@ -70,7 +86,7 @@ def main() -> None:
             print()
             figures.extend(step())
     took = time.perf_counter() - start
-    print(f"\nsummary ({machine()}; {took / 60:.1f} min in all)\n")
+    print(f"\nsummary ({machine()}; {accelerators()}; {took / 60:.1f} min in all)\n")
     print(table(figures))
 
 
