@@ -373,10 +373,13 @@ static PyObject *str_cancelled, *str_exception, *str_live, *str_lt_listened, *st
  * the same as getattr/setattr when its type defines none of them (no property in the way) and
  * uses the generic attribute access, which is checked once per type; else the generic calls. */
 static PyObject *direct_tracer_type = NULL; /* a strong reference: the address stays its own */
+static unsigned int direct_tracer_version = 0;  /* its version tag when checked: a change to the
+                                                  * class (a property patched in) re-checks */
 
 static PyObject **tracer_dict(PyObject *tracer) {
     PyTypeObject *tp = Py_TYPE(tracer);
-    if ((PyObject *)tp != direct_tracer_type) {
+    if ((PyObject *)tp != direct_tracer_type || !(tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) ||
+        tp->tp_version_tag != direct_tracer_version) {
         if (tp->tp_getattro != PyObject_GenericGetAttr ||
             tp->tp_setattro != PyObject_GenericSetAttr ||
             _PyType_Lookup(tp, str_current_work) != NULL || _PyType_Lookup(tp, str_inv_b) != NULL ||
@@ -384,6 +387,8 @@ static PyObject **tracer_dict(PyObject *tracer) {
             return NULL;
         }
         Py_XSETREF(direct_tracer_type, Py_NewRef(tp));
+        direct_tracer_version =
+            (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) ? tp->tp_version_tag : 0;
     }
     PyObject **dp = _PyObject_GetDictPtr(tracer);
     return dp != NULL && *dp != NULL && PyDict_CheckExact(*dp) ? dp : NULL;
@@ -1133,7 +1138,12 @@ static int factory_kind(FactoryObject *self, PyObject *code) {
     if (kind == -1 && PyErr_Occurred()) {
         return -1;
     }
-    if (self->nkinds < KIND_SLOTS * 3 / 4) {
+    /* The call may have run a finalizer that created a task and filled slots: probe again. */
+    i = ptr_hash(code) & mask;
+    while (self->kinds[i].code != NULL && self->kinds[i].code != code) {
+        i = (i + 1) & mask;
+    }
+    if (self->kinds[i].code == NULL && self->nkinds < KIND_SLOTS * 3 / 4) {
         self->kinds[i].code = Py_NewRef(code);
         self->kinds[i].kind = (int)kind;
         self->nkinds++;
@@ -1256,6 +1266,9 @@ static PyObject *factory_vectorcall(FactoryObject *self, PyObject *const *args, 
         PyFrameObject *back = PyFrame_GetBack(f);
         Py_DECREF(f);
         f = back;
+        if (back == NULL && PyErr_Occurred()) {
+            walk_failed = 1;
+        }
     }
     Py_XDECREF(f);
     PyObject *site = NULL, *what = NULL, *result = NULL;
@@ -1339,6 +1352,15 @@ static PyObject *factory_vectorcall(FactoryObject *self, PyObject *const *args, 
     /* Tracer.create: id, live[id] = WorkInfo(...), the work.create line. */
     {
         CoreObject *core = self->core;
+        /* parent and created_in beyond 64 bits: Python writes them; checked before any effect. */
+        long long parent_v = parent == Py_None ? 0 : PyLong_AsLongLong(parent);
+        long long created_v = created_in == Py_None ? 0 : PyLong_AsLongLong(created_in);
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+            Py_CLEAR(site);
+            Py_CLEAR(what);
+            goto release_fallback;
+        }
         long long work = core->next_id++;
         PyObject *work_obj = PyLong_FromLongLong(work);
         if (work_obj == NULL) {
@@ -1401,12 +1423,7 @@ static PyObject *factory_vectorcall(FactoryObject *self, PyObject *const *args, 
             if (parent == Py_None) {
                 p = PUT_LIT(p, "null");
             } else {
-                long long v = PyLong_AsLongLong(parent);
-                if (v == -1 && PyErr_Occurred()) {
-                    Py_DECREF(work_obj);
-                    goto release;
-                }
-                p = put_ll(p, v);
+                p = put_ll(p, parent_v);
             }
             *p++ = ',';
             p = put(p, PyBytes_AS_STRING(what), wn);
@@ -1414,12 +1431,7 @@ static PyObject *factory_vectorcall(FactoryObject *self, PyObject *const *args, 
             if (created_in == Py_None) {
                 p = PUT_LIT(p, "null");
             } else {
-                long long v = PyLong_AsLongLong(created_in);
-                if (v == -1 && PyErr_Occurred()) {
-                    Py_DECREF(work_obj);
-                    goto release;
-                }
-                p = put_ll(p, v);
+                p = put_ll(p, created_v);
             }
             p = PUT_LIT(p, "}\n");
             core->len = p - core->buf;
@@ -1489,9 +1501,13 @@ static int factory_init(FactoryObject *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     factory_drop_caches(self);
-    if (self->sites == NULL) {
-        self->sites = PyMem_Calloc(SITE_SLOTS, sizeof(SiteEntry));
-        self->kinds = PyMem_Calloc(KIND_SLOTS, sizeof(KindEntry));
+    if (self->sites == NULL || self->kinds == NULL) {
+        if (self->sites == NULL) {
+            self->sites = PyMem_Calloc(SITE_SLOTS, sizeof(SiteEntry));
+        }
+        if (self->kinds == NULL) {
+            self->kinds = PyMem_Calloc(KIND_SLOTS, sizeof(KindEntry));
+        }
         if (self->sites == NULL || self->kinds == NULL) {
             Py_DECREF(code_kind);
             Py_DECREF(site_what);

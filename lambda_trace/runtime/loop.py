@@ -225,7 +225,7 @@ class TracedLoop(asyncio.SelectorEventLoop):
         tracer = self.tracer
         code = getattr(coro, "cr_code", None)
         if code is not None:
-            internal = tracer._internal.get(code)
+            internal = tracer._internal.get((code, code.co_filename))
             if internal is None:
                 internal = tracer._is_internal(code)
             if internal:

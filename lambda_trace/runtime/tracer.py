@@ -103,9 +103,11 @@ class Tracer:
         self._tls = threading.local()
         self._next_id = next_work_id
         self._ids_lock = threading.Lock()
-        self._internal: dict[CodeType, bool] = {}
-        self._frames: dict[tuple[CodeType, int], str] = {}
-        self._entries: dict[tuple[CodeType, int], tuple[str, str]] = {}
+        # Keyed on (code, its file): on 3.11 code objects compare equal across files when the
+        # functions are identical, line numbers included.
+        self._internal: dict[tuple[CodeType, str], bool] = {}
+        self._frames: dict[tuple[CodeType, str, int], str] = {}
+        self._entries: dict[tuple[CodeType, str, int], tuple[str, str]] = {}
         """Keyed on (code, f_lasti): the offset is free to read, `f_lineno` costs a lookup."""
         self._what: dict[tuple[str, str, str, tuple[str, ...]], bytes] = {}
         self.core: Any = None
@@ -279,7 +281,7 @@ class Tracer:
     # -- creation sites -------------------------------------------------------------------------
 
     def _is_internal(self, code: CodeType) -> bool:
-        internal = self._internal.get(code)
+        internal = self._internal.get((code, code.co_filename))
         if internal is None:
             path = os.path.abspath(code.co_filename)
             internal = (
@@ -287,7 +289,7 @@ class Tracer:
                 or path.startswith(_INTERNAL_DIRS)
                 or code.co_filename.startswith("<frozen ")
             )
-            self._internal[code] = internal
+            self._internal[code, code.co_filename] = internal
         return internal
 
     def _code_kind(self, code: CodeType) -> int:
@@ -297,7 +299,7 @@ class Tracer:
         return 2 if code.co_filename.startswith(_RUNTIME_DIR) else 1
 
     def _format(self, code: CodeType, line: int) -> str:
-        key = (code, line)
+        key = (code, code.co_filename, line)
         text = self._frames.get(key)
         if text is None:
             text = f"{self.display_path(code.co_filename)}:{line}"
@@ -315,7 +317,7 @@ class Tracer:
     def _entry(self, frame: FrameType) -> tuple[str, str]:
         """(`file:line`, `file:line in function`) of a frame, formatted once per instruction."""
         code = frame.f_code
-        key = (code, frame.f_lasti)
+        key = (code, code.co_filename, frame.f_lasti)
         entry = self._entries.get(key)
         if entry is None:
             site = self._format(code, frame.f_lineno)
@@ -333,14 +335,14 @@ class Tracer:
         # until control goes back into them: above that is only the loop and the runtime.
         while frame is not None and len(stack) < STACK_DEPTH:
             code = frame.f_code
-            is_internal = internal.get(code)
+            is_internal = internal.get((code, code.co_filename))
             if is_internal is None:
                 is_internal = self._is_internal(code)
             if is_internal:
                 if stack or code.co_filename.startswith(_RUNTIME_DIR):
                     break  # above the user's frames, or the runtime itself: nothing of theirs
             else:
-                cached = entries.get((code, frame.f_lasti))
+                cached = entries.get((code, code.co_filename, frame.f_lasti))
                 where, entry = cached if cached is not None else self._entry(frame)
                 if not stack:
                     site = where

@@ -372,3 +372,49 @@ def test_longest_lines_fit_and_a_half_made_core_raises(tmp_path: Path) -> None:
         "inv": -(2**63),
         "work": -(2**63),
     }
+
+
+_TWIN = """import asyncio
+
+
+async def twin() -> None:
+    await asyncio.sleep(0)
+
+
+def start() -> asyncio.Task[None]:
+    return asyncio.get_running_loop().create_task(twin())
+"""
+
+
+@pytest.mark.parametrize("pure", [True, False], ids=["pure", "c"])
+def test_identical_functions_in_two_files_keep_their_own_sites(tmp_path: Path, pure: bool) -> None:
+    """On 3.11 two identical functions at the same line of two files have equal code objects;
+    the creation-site caches must still tell the files apart."""
+    if not pure and fastrec is None:
+        pytest.skip("C accelerator not built (make ext) or LAMBDA_TRACE_PURE=1")
+    import importlib.util
+
+    modules = []
+    for name in ("twin_a", "twin_b"):
+        source = tmp_path / f"{name}.py"
+        source.write_text(_TWIN)
+        spec = importlib.util.spec_from_file_location(name, source)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        modules.append(module)
+    assert modules[0].twin.__code__ == modules[1].twin.__code__  # the trap
+
+    async def both() -> None:
+        await asyncio.gather(modules[0].start(), modules[1].start())
+
+    path = tmp_path / "t.jsonl"
+    writer, _tracer, loop = _recorder(path, pure=pure)
+    try:
+        loop.run_until_complete(both())
+    finally:
+        loop.close()
+        writer.close()
+    lines = [orjson.loads(x) for x in path.read_bytes().splitlines()]
+    sites = [e["site"] for e in lines if e["kind"] == "work.create" and e["name"] == "twin"]
+    assert [s.split(":")[0].rsplit("/", 1)[-1] for s in sites] == ["twin_a.py", "twin_b.py"]
