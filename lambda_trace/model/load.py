@@ -322,18 +322,6 @@ class _Loader:
         created_in = table.created_in
         done_ns = table.done_ns
         status_col = table.status
-        id_append = table.id.append
-        parent_append = table.parent.append
-        created_in_append = table.created_in.append
-        created_ns_append = table.created_ns.append
-        env_append = table.env.append
-        flags_append = table.flags.append
-        name_append = table.name.append
-        site_append = table.site.append
-        stack_append = table.stack.append
-        stacks = self.stacks
-        type_codes = TYPE_CODES
-        intern = sys.intern
         other = self._other
         max_line = self.max_line
         base_line = self.line_no
@@ -453,40 +441,8 @@ class _Loader:
                 elif code == create_code:
                     wid = e.work
                     work_append(wid)
-                    if wid in rows:
-                        continue  # a second work.create for one id: the first wins
-                    # WorkTable.add inlined: the huge-int columns first, the id -> row map last,
-                    # so an OverflowError leaves a prefix that WorkTable.repair() drops.
-                    k = len(table.id)
-                    if k >= table.capacity:
-                        table.grow()
-                    id_append(wid)
-                    parent = e.parent
-                    parent_append(-1 if parent is None else parent)
-                    c = e.created_in
-                    created_in_append(-1 if c is None else c)
-                    created_ns_append(ts)
-                    env_id = self.env_id
-                    env_append(-1 if env_id is None else env_id)
-                    role = e.role
-                    flags_append(
-                        type_codes[e.type]
-                        | (ROLE if role is not None else 0)
-                        | (0 if e.ref is False else REF)
-                    )
-                    name_append(intern(e.name))
-                    site_append(intern(e.site))
-                    raw = tuple(e.stack)  # many works share a stack: hold one per distinct
-                    stack = stacks.get(raw)
-                    if stack is None:
-                        stack = stacks[raw] = tuple(map(intern, raw))
-                    stack_append(stack)
-                    rows[wid] = k
-                    delay = e.delay_ns
-                    if delay is not None:
-                        table.delay_ns[k] = delay
-                    if role is not None:
-                        self._handler_created(wid, inv)
+                    if wid not in rows:  # a second work.create for one id: the first wins
+                        self._create_row(e, wid, ts, inv)
                 elif code == done_code:
                     wid = e.work
                     work_append(wid)
@@ -721,6 +677,33 @@ class _Loader:
             if values:
                 col.frombytes(_pack(col.typecode, values))
                 values.clear()
+
+    def _create_row(self, e: Any, wid: int, ts: int, inv: int | None) -> None:
+        """The row of a work's first `work.create` (the careful loop's; `_fast` inlines it):
+        `WorkTable.add` with name and site interned and one stack tuple per distinct stack, then
+        its delay and, for the handler, the invocation's handler work."""
+        raw = tuple(e.stack)
+        stack = self.stacks.get(raw)
+        if stack is None:
+            stack = self.stacks[raw] = tuple(map(sys.intern, raw))
+        role = e.role
+        k = self.table.add(
+            wid,
+            TYPE_CODES[e.type],
+            sys.intern(e.name),
+            sys.intern(e.site),
+            stack,
+            e.parent,
+            e.created_in,
+            ts,
+            self.env_id,
+            role is not None,
+            e.ref is not False,
+        )
+        if e.delay_ns is not None:
+            self.table.delay_ns[k] = e.delay_ns
+        if role is not None:
+            self._handler_created(wid, inv)
 
     def _careful(
         self, obj: Any, line_no: int, off: int, last_seq: int, last_ts: int, complete: bool
