@@ -280,7 +280,7 @@ class _Loader:
         else:
             starts = self._starts(lines)
             self._general(lines, 0, n, complete, fast, long_lines, starts, rejected)
-        self.cols.offset.add_batch(first, self.offset, lines, rejected)
+        self.cols.offset.add_batch(first, self.offset, size, lines, rejected)
         self.line_no += n
         self.offset += size
 

@@ -45,9 +45,11 @@ class LineOffsets:
         self._cache: dict[int, array[int]] = {}
         self._file: IO[bytes] | None = None
 
-    def add_batch(self, first: int, start: int, lines: list[bytes], rejected: list[int]) -> None:
-        """Record a batch of lines, the first at byte `start`, their events from index `first`
-        (the lines at the `rejected` positions are not events)."""
+    def add_batch(
+        self, first: int, start: int, size: int, lines: list[bytes], rejected: list[int]
+    ) -> None:
+        """Record a batch of lines, the first at byte `start`, `size` bytes with their newlines,
+        their events from index `first` (the lines at the `rejected` positions are not events)."""
         n = len(lines)
         events = n - len(set(rejected))
         if events <= 0:
@@ -58,7 +60,7 @@ class LineOffsets:
         self._first_piece.append(len(self._piece))
         sizes = [sum(map(len, lines[j : j + PIECE])) + PIECE for j in range(0, n - PIECE, PIECE)]
         self._piece.extend(accumulate(sizes, initial=start))
-        self._end.append(start + sum(map(len, lines)) + n)  # one past the end if no last newline
+        self._end.append(start + size)
         if rejected:
             dropped = set(rejected)
             self._kept[batch] = array("q", (j for j in range(n) if j not in dropped))
