@@ -224,13 +224,9 @@ class TracedLoop(asyncio.SelectorEventLoop):
     def _make_task(self, loop: Any, coro: Any, context: Context | None = None) -> asyncio.Task[Any]:
         tracer = self.tracer
         code = getattr(coro, "cr_code", None)
-        if code is not None:
-            internal = tracer._internal.get((code, code.co_filename))
-            if internal is None:
-                internal = tracer._is_internal(code)
-            if internal:
-                # asyncio's own housekeeping (asyncio.run's shutdown_asyncgens...): not the handler's.
-                return asyncio.Task(coro, loop=self, context=context)
+        if code is not None and tracer._is_internal(code):
+            # asyncio's own housekeeping (asyncio.run's shutdown_asyncgens...): not the handler's.
+            return asyncio.Task(coro, loop=self, context=context)
         name = str(getattr(coro, "__qualname__", None) or type(coro).__name__)
         work = tracer.create("task", name, parent=tracer.current(), frame=sys._getframe(1))
         task = TracedTask(coro, loop=self, context=context)
